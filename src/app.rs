@@ -1,0 +1,81 @@
+//! The application state and the HTTP server: routes, shared state, start-up.
+
+use crate::auth::password::Hasher;
+use crate::config::Config;
+use crate::db::Db;
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use std::net::TcpListener;
+use std::sync::Arc;
+
+/// What every request handler can reach. Nothing here is state that matters across processes:
+/// that lives in the database.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub hasher: Hasher,
+}
+
+impl AppState {
+    /// Opens the database (applying migrations) and builds the state.
+    ///
+    /// # Errors
+    /// When the database cannot be opened or migrated.
+    pub fn open(config: Config) -> anyhow::Result<AppState> {
+        let db = Db::open(&config.database, config.pool_size)?;
+        Ok(AppState {
+            db,
+            config: Arc::new(config),
+            hasher: Hasher::new(2),
+        })
+    }
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/healthz",
+        web::get().to(|| async { HttpResponse::Ok().body("ok") }),
+    )
+    .service(crate::scim::http::scope());
+}
+
+/// Starts the HTTP server on an already-bound listener (tests bind port 0).
+///
+/// # Errors
+/// When the server cannot start on the listener.
+pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    let data = web::Data::new(state);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(actix_web::middleware::from_fn(access_log))
+            .configure(routes)
+            .default_service(web::to(crate::scim::http::not_found))
+    })
+    .listen(listener)?
+    .run())
+}
+
+/// One line per request: method, path without the query (filters can hold personal data),
+/// status and latency.
+async fn access_log(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let start = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let res = next.call(req).await?;
+    if path != "/healthz" {
+        tracing::info!(
+            %method,
+            path,
+            status = res.status().as_u16(),
+            ms = start.elapsed().as_millis() as u64,
+            "request"
+        );
+    }
+    Ok(res)
+}

@@ -1,0 +1,10 @@
+//! muster: multi-tenant identity provisioning. Identity providers push users and groups over
+//! SCIM 2.0; see README.md for the architecture map.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod scim;
+pub mod tenants;

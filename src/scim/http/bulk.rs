@@ -1,0 +1,267 @@
+//! Bulk (RFC 7644 §3.7): many operations in one request, `bulkId` references resolved in any
+//! order (an operation waits until the resource it refers to has been created), `failOnErrors`
+//! honoured, limits advertised in ServiceProviderConfig and answered with 413 past them.
+
+use super::discovery::{BULK_MAX_OPERATIONS, BULK_MAX_PAYLOAD};
+use super::{authenticate, read_json, scim_json};
+use crate::scim::error::{ScimError, ScimResult, ScimType};
+use crate::scim::resource::{etag, Projection};
+use crate::scim::schema::Kind;
+use crate::scim::service::{self, Ctx};
+use crate::scim::store::Precondition;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+use std::collections::{HashMap, HashSet};
+
+struct BulkOp {
+    method: String,
+    bulk_id: Option<String>,
+    version: Option<String>,
+    path: String,
+    data: Value,
+}
+
+fn parse(body: &Value) -> ScimResult<(Vec<BulkOp>, Option<usize>)> {
+    let syntax = |d: &str| ScimError::bad(ScimType::InvalidSyntax, d);
+    let obj = body
+        .as_object()
+        .ok_or_else(|| syntax("a BulkRequest must be an object"))?;
+    let get = |o: &Map<String, Value>, k: &str| {
+        o.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
+    let fail_on_errors = match get(obj, "failOnErrors") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .ok_or_else(|| syntax("failOnErrors must be a positive integer"))?,
+        ),
+    };
+    let ops = get(obj, "Operations")
+        .and_then(|v| v.as_array().cloned())
+        .ok_or_else(|| syntax("a BulkRequest needs an \"Operations\" array"))?;
+    if ops.len() > BULK_MAX_OPERATIONS {
+        return Err(ScimError::status(
+            413,
+            format!("at most {BULK_MAX_OPERATIONS} operations per Bulk request"),
+        ));
+    }
+    let ops = ops
+        .iter()
+        .map(|op| {
+            let o = op
+                .as_object()
+                .ok_or_else(|| syntax("each operation must be an object"))?;
+            let s = |k: &str| get(o, k).and_then(|v| v.as_str().map(str::to_owned));
+            Ok(BulkOp {
+                method: s("method")
+                    .ok_or_else(|| syntax("each operation needs a method"))?
+                    .to_ascii_uppercase(),
+                bulk_id: s("bulkId"),
+                version: s("version"),
+                path: s("path").ok_or_else(|| syntax("each operation needs a path"))?,
+                data: get(o, "data").unwrap_or(Value::Null),
+            })
+        })
+        .collect::<ScimResult<Vec<_>>>()?;
+    Ok((ops, fail_on_errors))
+}
+
+/// The bulkIds a value refers to (`"bulkId:qwerty"` anywhere in it).
+fn references(v: &Value, out: &mut HashSet<String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(id) = s.strip_prefix("bulkId:") {
+                out.insert(id.to_owned());
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| references(x, out)),
+        Value::Object(o) => o.values().for_each(|x| references(x, out)),
+        _ => {}
+    }
+}
+
+fn resolve(v: &mut Value, ids: &HashMap<String, String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(id) = s.strip_prefix("bulkId:").and_then(|b| ids.get(b)) {
+                *s = id.clone();
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| resolve(x, ids)),
+        Value::Object(o) => o.values_mut().for_each(|x| resolve(x, ids)),
+        _ => {}
+    }
+}
+
+/// `/Users`, `/Groups/abc` → the kind and the id, if any.
+fn route(path: &str) -> ScimResult<(Kind, Option<String>)> {
+    let mut parts = path.trim_matches('/').splitn(2, '/');
+    let kind = match parts.next() {
+        Some("Users") => Kind::User,
+        Some("Groups") => Kind::Group,
+        _ => {
+            return Err(ScimError::bad(
+                ScimType::InvalidPath,
+                format!("unsupported bulk path {path}"),
+            ))
+        }
+    };
+    Ok((
+        kind,
+        parts.next().filter(|s| !s.is_empty()).map(str::to_owned),
+    ))
+}
+
+async fn run_one(
+    ctx: &Ctx,
+    op: &BulkOp,
+    data: Value,
+    path: &str,
+) -> ScimResult<(u16, Option<String>, Option<i64>)> {
+    let (kind, id) = route(path)?;
+    let pre = Precondition {
+        if_match: op.version.clone(),
+    };
+    let need_id = || {
+        id.clone().ok_or_else(|| {
+            ScimError::bad(
+                ScimType::InvalidPath,
+                format!("{} needs a resource id", op.method),
+            )
+        })
+    };
+    let proj = Projection::default();
+    Ok(match op.method.as_str() {
+        "POST" if id.is_none() => {
+            if op.bulk_id.is_none() {
+                return Err(ScimError::bad(
+                    ScimType::InvalidSyntax,
+                    "POST operations need a bulkId",
+                ));
+            }
+            let out = service::create(ctx, kind, data, proj).await?;
+            (201, Some(out.location), Some(out.version))
+        }
+        "PUT" => {
+            let out = service::replace(ctx, kind, need_id()?, data, pre, proj).await?;
+            (200, Some(out.location), Some(out.version))
+        }
+        "PATCH" => {
+            let out = service::patch(ctx, kind, need_id()?, data, pre, proj).await?;
+            (200, Some(out.location), Some(out.version))
+        }
+        "DELETE" => {
+            let id = need_id()?;
+            service::delete(ctx, kind, id.clone(), pre).await?;
+            (
+                204,
+                Some(format!("{}/{}/{id}", ctx.base, kind.endpoint())),
+                None,
+            )
+        }
+        m => {
+            return Err(ScimError::status(
+                405,
+                format!("method {m} is not allowed on {path}"),
+            ))
+        }
+    })
+}
+
+/// POST /Bulk
+pub async fn bulk(req: HttpRequest, payload: web::Payload) -> ScimResult<HttpResponse> {
+    let ctx = authenticate(&req).await?;
+    let body = read_json(payload, BULK_MAX_PAYLOAD).await?;
+    let (ops, fail_on_errors) = parse(&body)?;
+    let creates: HashSet<String> = ops
+        .iter()
+        .filter(|o| o.method == "POST")
+        .filter_map(|o| o.bulk_id.clone())
+        .collect();
+    let mut created: HashMap<String, String> = HashMap::new();
+    let mut results: Vec<Option<Value>> = vec![None; ops.len()];
+    let mut pending: Vec<usize> = (0..ops.len()).collect();
+    let mut errors = 0;
+    'passes: while !pending.is_empty() {
+        let mut waiting = Vec::new();
+        for &i in &pending {
+            let op = &ops[i];
+            let mut refs = HashSet::new();
+            references(&op.data, &mut refs);
+            references(&Value::from(op.path.as_str()), &mut refs);
+            // Wait for a resource another operation of this request will create.
+            if refs
+                .iter()
+                .any(|r| creates.contains(r) && !created.contains_key(r))
+            {
+                waiting.push(i);
+                continue;
+            }
+            let mut data = op.data.clone();
+            resolve(&mut data, &created);
+            let mut path = Value::from(op.path.as_str());
+            resolve(&mut path, &created);
+            let path = path.as_str().unwrap_or_default().to_owned();
+            let mut entry = json!({"method": op.method});
+            if let Some(b) = &op.bulk_id {
+                entry["bulkId"] = json!(b);
+            }
+            let unresolved = refs.iter().find(|r| !created.contains_key(*r)).cloned();
+            let outcome = match unresolved {
+                Some(r) => Err(ScimError::status(
+                    409,
+                    format!("bulkId:{r} does not refer to any resource created in this request"),
+                )),
+                None => run_one(&ctx, op, data, &path).await,
+            };
+            match outcome {
+                Ok((status, location, version)) => {
+                    entry["status"] = json!(status.to_string());
+                    if let Some(l) = &location {
+                        entry["location"] = json!(l);
+                        if let (Some(b), 201) = (&op.bulk_id, status) {
+                            let id = l.rsplit('/').next().unwrap_or_default().to_owned();
+                            created.insert(b.clone(), id);
+                        }
+                    }
+                    if let Some(v) = version {
+                        entry["version"] = json!(etag(v));
+                    }
+                }
+                Err(e) => {
+                    errors += 1;
+                    entry["status"] = json!(e.status.to_string());
+                    entry["response"] = e.body();
+                }
+            }
+            results[i] = Some(entry);
+            if fail_on_errors.is_some_and(|n| errors >= n) {
+                break 'passes;
+            }
+        }
+        if waiting.len() == pending.len() {
+            // Circular references only: nothing can go first. Say so for each.
+            for &i in &waiting {
+                let op = &ops[i];
+                let e = ScimError::status(409, "circular bulkId references cannot be resolved");
+                let mut entry = json!({"method": op.method, "status": "409", "response": e.body()});
+                if let Some(b) = &op.bulk_id {
+                    entry["bulkId"] = json!(b);
+                }
+                results[i] = Some(entry);
+            }
+            break;
+        }
+        pending = waiting;
+    }
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkResponse"],
+        "Operations": results.into_iter().flatten().collect::<Vec<_>>(),
+    });
+    Ok(scim_json(StatusCode::OK, &body))
+}

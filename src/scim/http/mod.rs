@@ -1,0 +1,171 @@
+//! HTTP for SCIM under `/scim/v2/{tenant}`: authentication, routing, request parsing and the
+//! SCIM response format (media type, `ETag`, `Location`, errors).
+
+mod bulk;
+mod discovery;
+mod resources;
+
+use super::error::{ScimError, ScimResult, ScimType};
+use super::resource::etag;
+use super::service::{Ctx, Out};
+use super::SCIM_JSON;
+use crate::app::AppState;
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse, Scope};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+/// Largest request body outside Bulk.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The `/scim/v2/{tenant}` scope.
+pub fn scope() -> Scope {
+    let discovery_only = || web::to(discovery::method_not_allowed);
+    resources::routes(web::scope("/scim/v2/{tenant}"))
+        .service(
+            web::resource("/ServiceProviderConfig")
+                .route(web::get().to(discovery::service_provider_config))
+                .default_service(discovery_only()),
+        )
+        .service(
+            web::resource("/ResourceTypes")
+                .route(web::get().to(discovery::resource_types))
+                .default_service(discovery_only()),
+        )
+        .service(
+            web::resource("/ResourceTypes/{id}")
+                .route(web::get().to(discovery::resource_type))
+                .default_service(discovery_only()),
+        )
+        .service(
+            web::resource("/Schemas")
+                .route(web::get().to(discovery::schemas))
+                .default_service(discovery_only()),
+        )
+        .service(
+            web::resource("/Schemas/{id}")
+                .route(web::get().to(discovery::schema))
+                .default_service(discovery_only()),
+        )
+        .service(web::resource("/Bulk").route(web::post().to(bulk::bulk)))
+        .service(web::resource("/.search").route(web::post().to(resources::root_search)))
+        .service(web::resource(["", "/"]).route(web::get().to(resources::root_list)))
+        .service(web::resource("/Me").to(discovery::me))
+        .service(web::resource("/Me/{rest:.*}").to(discovery::me))
+        .default_service(web::to(not_found))
+}
+
+/// 404 in SCIM form for any unknown URL.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    actix_web::ResponseError::error_response(&ScimError::status(
+        404,
+        format!("no such endpoint: {}", req.path()),
+    ))
+}
+
+/// The caller of a SCIM request, authenticated against the tenant in the URL.
+pub async fn authenticate(req: &HttpRequest) -> ScimResult<Ctx> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ScimError::internal(&"application state missing"))?
+        .get_ref()
+        .clone();
+    let slug = req
+        .match_info()
+        .get("tenant")
+        .unwrap_or_default()
+        .to_owned();
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| {
+            let (scheme, rest) = h.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| rest.trim().to_owned())
+        })
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Err(ScimError::status(
+            401,
+            "an Authorization: Bearer token is required",
+        ));
+    };
+    let lookup_slug = slug.clone();
+    let caller = state
+        .db
+        .run(move |c| {
+            crate::tenants::authenticate(c, &lookup_slug, &token).map_err(ScimError::from)
+        })
+        .await?
+        .ok_or_else(|| ScimError::status(401, "the bearer token is not valid for this tenant"))?;
+    let base = format!("{}/scim/v2/{slug}", state.config.public_url);
+    Ok(Ctx {
+        state,
+        tenant_id: caller.tenant_id,
+        base,
+    })
+}
+
+/// Reads a JSON body of at most `limit` bytes, whatever its declared media type
+/// (`application/json` and `application/scim+json` both occur).
+///
+/// # Errors
+/// 413 past the limit, 400 `invalidSyntax` for malformed JSON.
+pub async fn read_json(mut payload: web::Payload, limit: usize) -> ScimResult<Value> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ScimError::bad(ScimType::InvalidSyntax, e.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ScimError::status(
+                413,
+                format!("the request body is larger than {limit} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        ScimError::bad(
+            ScimType::InvalidSyntax,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })
+}
+
+/// Query parameters by lower-cased name (SCIM parameter names are matched case-insensitively).
+pub fn query_params(req: &HttpRequest) -> ScimResult<Vec<(String, String)>> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .map(|v| {
+            v.into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect()
+        })
+        .map_err(|e| ScimError::bad(ScimType::InvalidSyntax, format!("bad query string: {e}")))
+}
+
+/// The value of query parameter `name` (lower-case).
+pub fn param(params: &[(String, String)], name: &str) -> Option<String> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+/// A JSON response with the SCIM media type.
+pub fn scim_json(status: actix_web::http::StatusCode, body: &Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(SCIM_JSON)
+        .body(body.to_string())
+}
+
+/// A resource response with its `ETag` (and `Location` on 201).
+pub fn resource_response(status: actix_web::http::StatusCode, out: &Out) -> HttpResponse {
+    let mut r = HttpResponse::build(status);
+    r.content_type(SCIM_JSON)
+        .insert_header((header::ETAG, etag(out.version)));
+    if status == actix_web::http::StatusCode::CREATED {
+        r.insert_header((header::LOCATION, out.location.clone()));
+    }
+    r.body(out.resource.to_string())
+}

@@ -1,0 +1,811 @@
+//! PATCH (RFC 7644 §3.5.2) applied to a resource document, all-or-nothing: operations run in
+//! order on a copy, and any error discards the copy. Accepts every form Okta and Entra ID send:
+//! PascalCase ops, path-less add/replace with nested, dotted or URN-qualified keys, value-path
+//! filters with sub-attributes, a filtered `add` that creates the missing element, and member
+//! removal by filter or by value list. Group membership is not in the document: member changes
+//! come out as [`MemberOp`]s that the store turns into set-based row writes.
+
+use super::error::{ScimError, ScimResult, ScimType};
+use super::filter::{parse_path, AttrPath, CompValue, CompareOp, Filter, PatchPath};
+use super::resource::{check_required, coerce, member_ids, one_primary, Doc};
+use super::schema::{AttrType, Attribute, Common, Kind, Mutability, Target, REGISTRY};
+use serde_json::{Map, Value};
+
+/// The three operations, read case-insensitively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    Add,
+    Replace,
+    Remove,
+}
+
+/// One parsed operation.
+#[derive(Debug, Clone)]
+pub struct Op {
+    pub kind: OpKind,
+    pub path: Option<String>,
+    pub value: Option<Value>,
+}
+
+/// A change to a Group's membership rows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemberOp {
+    Add(Vec<String>),
+    Remove(Vec<String>),
+    Replace(Vec<String>),
+    RemoveAll,
+    /// Remove the members matching a filter on `value`/`type` (rare: most removals name ids).
+    RemoveWhere(Filter),
+}
+
+/// The outcome of a PATCH: the new document, a new password if one was set, member changes.
+#[derive(Debug)]
+pub struct Patched {
+    pub doc: Doc,
+    pub password: Option<String>,
+    pub members: Vec<MemberOp>,
+}
+
+/// Reads a PatchOp request body.
+///
+/// # Errors
+/// `invalidSyntax` when the body is not a PatchOp with an `Operations` array of valid ops.
+pub fn parse_ops(body: &Value) -> ScimResult<Vec<Op>> {
+    let syntax = |d: &str| ScimError::bad(ScimType::InvalidSyntax, d);
+    let obj = body
+        .as_object()
+        .ok_or_else(|| syntax("the body must be a PatchOp object"))?;
+    let ops = obj
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Operations"))
+        .and_then(|(_, v)| v.as_array())
+        .ok_or_else(|| syntax("a PatchOp needs an \"Operations\" array"))?;
+    if ops.is_empty() {
+        return Err(syntax("\"Operations\" is empty"));
+    }
+    ops.iter()
+        .map(|op| {
+            let o = op
+                .as_object()
+                .ok_or_else(|| syntax("each operation must be an object"))?;
+            let get = |name: &str| {
+                o.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v)
+            };
+            let kind = match get("op")
+                .and_then(Value::as_str)
+                .map(str::to_ascii_lowercase)
+            {
+                Some(s) if s == "add" => OpKind::Add,
+                Some(s) if s == "replace" => OpKind::Replace,
+                Some(s) if s == "remove" => OpKind::Remove,
+                _ => return Err(syntax("\"op\" must be add, replace or remove")),
+            };
+            let path = match get("path") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) if s.trim().is_empty() => None,
+                Some(Value::String(s)) => Some(s.trim().to_owned()),
+                Some(_) => {
+                    return Err(ScimError::bad(
+                        ScimType::InvalidPath,
+                        "\"path\" must be a string",
+                    ))
+                }
+            };
+            Ok(Op {
+                kind,
+                path,
+                value: get("value").cloned(),
+            })
+        })
+        .collect()
+}
+
+/// The new password an operation list sets, if any: found before the transaction so it can be
+/// hashed outside it.
+pub fn password_of(ops: &[Op]) -> Option<String> {
+    let is_pw = |k: &str| k.eq_ignore_ascii_case("password");
+    ops.iter()
+        .rev()
+        .filter(|op| op.kind != OpKind::Remove)
+        .filter_map(|op| match (&op.path, &op.value) {
+            (Some(p), Some(Value::String(s))) if is_pw(p) => Some(s.clone()),
+            (None, Some(Value::Object(o))) => o
+                .iter()
+                .find(|(k, _)| is_pw(k))
+                .and_then(|(_, v)| v.as_str().map(str::to_owned)),
+            _ => None,
+        })
+        .next()
+}
+
+/// Applies `ops` to a copy of `doc`.
+///
+/// # Errors
+/// `invalidPath`, `noTarget`, `mutability`, `invalidValue` as RFC 7644 §3.5.2 prescribes; the
+/// original document is untouched.
+pub fn apply(kind: Kind, doc: &Doc, ops: &[Op]) -> ScimResult<Patched> {
+    let mut p = Patcher {
+        kind,
+        out: Patched {
+            doc: doc.clone(),
+            password: None,
+            members: Vec::new(),
+        },
+    };
+    for op in ops {
+        p.op(op)?;
+    }
+    check_required(kind, &p.out.doc)?;
+    Ok(p.out)
+}
+
+struct Patcher {
+    kind: Kind,
+    out: Patched,
+}
+
+fn invalid_path(detail: impl Into<String>) -> ScimError {
+    ScimError::bad(ScimType::InvalidPath, detail)
+}
+
+fn mutability(detail: impl Into<String>) -> ScimError {
+    ScimError::bad(ScimType::Mutability, detail)
+}
+
+impl Patcher {
+    fn op(&mut self, op: &Op) -> ScimResult<()> {
+        let Some(path) = &op.path else {
+            return self.pathless(op);
+        };
+        // A path naming a whole extension (`"path": "<urn>"`) targets its object.
+        if let Some(urn) = REGISTRY.extension_of(self.kind, path) {
+            if op.kind == OpKind::Remove {
+                self.out.doc.remove(urn);
+                return Ok(());
+            }
+            let mut value = Map::new();
+            value.insert(urn.to_owned(), op.value.clone().unwrap_or(Value::Null));
+            return self.pathless(&Op {
+                kind: op.kind,
+                path: None,
+                value: Some(Value::Object(value)),
+            });
+        }
+        let pp = parse_path(path).map_err(|e| invalid_path(format!("path {path:?}: {e}")))?;
+        self.at_path(op.kind, &pp, op.value.as_ref(), true)
+    }
+
+    /// `{"op": "replace", "value": {"active": false, "name.givenName": "A", "<urn>:dept": "X"}}`
+    fn pathless(&mut self, op: &Op) -> ScimResult<()> {
+        if op.kind == OpKind::Remove {
+            return Err(ScimError::bad(ScimType::NoTarget, "remove needs a path"));
+        }
+        let Some(Value::Object(values)) = &op.value else {
+            return Err(ScimError::bad(
+                ScimType::InvalidValue,
+                "an operation without a path needs an object value",
+            ));
+        };
+        for (key, value) in values {
+            if let Some(urn) = REGISTRY.extension_of(self.kind, key) {
+                if op.kind == OpKind::Replace && value.is_null() {
+                    self.out.doc.remove(urn);
+                    continue;
+                }
+                let Value::Object(inner) = value else {
+                    return Err(ScimError::bad(
+                        ScimType::InvalidValue,
+                        format!("{urn} must be an object"),
+                    ));
+                };
+                for (k, v) in inner {
+                    if let Ok(mut pp) = parse_path(k) {
+                        pp.attr.urn = Some(urn.to_owned());
+                        self.at_path(op.kind, &pp, Some(v), false)?;
+                    }
+                }
+                continue;
+            }
+            // Unknown keys and URNs in a path-less value are ignored, as in a POST body.
+            if let Ok(pp) = parse_path(key) {
+                self.at_path(op.kind, &pp, Some(value), false)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one operation at a parsed path. `explicit` is false for keys of a path-less
+    /// value, where unknown and readOnly attributes are skipped rather than refused.
+    fn at_path(
+        &mut self,
+        kind: OpKind,
+        pp: &PatchPath,
+        value: Option<&Value>,
+        explicit: bool,
+    ) -> ScimResult<()> {
+        let Some(target) = REGISTRY.resolve(self.kind, &pp.attr) else {
+            return if explicit {
+                Err(invalid_path(format!("unknown attribute {}", pp.attr.name)))
+            } else {
+                Ok(())
+            };
+        };
+        let (ext, attr, sub) = match target {
+            Target::Common(Common::ExternalId) if pp.filter.is_none() => {
+                return self.external_id(kind, value);
+            }
+            Target::Common(_) if !explicit => return Ok(()),
+            Target::Common(_) => {
+                return Err(mutability(format!("{} is readOnly", pp.attr.name)));
+            }
+            Target::Attr {
+                extension,
+                attr,
+                sub,
+            } => (
+                extension,
+                attr,
+                sub.or(pp.sub.as_deref().and_then(|s| attr.sub(s))),
+            ),
+        };
+        if pp.sub.is_some() && sub.is_none() {
+            return Err(invalid_path(format!(
+                "{} has no such sub-attribute",
+                attr.name
+            )));
+        }
+        if self.kind == Kind::Group && attr.name == "members" {
+            return self.members(kind, pp, value);
+        }
+        if self.kind == Kind::User && attr.name == "password" {
+            return self.password(kind, value);
+        }
+        let leaf = sub.unwrap_or(attr);
+        if attr.mutability == Mutability::ReadOnly || leaf.mutability == Mutability::ReadOnly {
+            return if explicit {
+                Err(mutability(format!("{} is readOnly", leaf.name)))
+            } else {
+                Ok(())
+            };
+        }
+        let before = self.out.doc.clone();
+        let container = container(&mut self.out.doc, ext, kind != OpKind::Remove);
+        let Some(container) = container else {
+            return Ok(()); // removing from an extension that is not there
+        };
+        match (&pp.filter, kind) {
+            (None, OpKind::Remove) => remove_plain(container, attr, sub, value)?,
+            (None, _) => set_plain(container, kind, attr, sub, value)?,
+            (Some(f), _) => with_filter(container, kind, attr, sub, f, value)?,
+        }
+        tidy(&mut self.out.doc, ext);
+        check_immutable(&before, &self.out.doc, ext, attr)
+    }
+
+    fn external_id(&mut self, kind: OpKind, value: Option<&Value>) -> ScimResult<()> {
+        match (kind, value) {
+            (OpKind::Remove, _) | (_, None | Some(Value::Null)) => {
+                self.out.doc.remove("externalId");
+            }
+            (_, Some(Value::String(s))) if s.is_empty() => {
+                self.out.doc.remove("externalId");
+            }
+            (_, Some(Value::String(s))) => {
+                self.out
+                    .doc
+                    .insert("externalId".into(), Value::from(s.as_str()));
+            }
+            _ => {
+                return Err(ScimError::bad(
+                    ScimType::InvalidValue,
+                    "externalId must be a string",
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn password(&mut self, kind: OpKind, value: Option<&Value>) -> ScimResult<()> {
+        match (kind, value) {
+            (OpKind::Remove, _) => Err(mutability("password cannot be removed, only replaced")),
+            (_, Some(Value::String(s))) if !s.is_empty() => {
+                self.out.password = Some(s.clone());
+                Ok(())
+            }
+            _ => Err(ScimError::bad(
+                ScimType::InvalidValue,
+                "password must be a non-empty string",
+            )),
+        }
+    }
+
+    fn members(&mut self, kind: OpKind, pp: &PatchPath, value: Option<&Value>) -> ScimResult<()> {
+        let ops = &mut self.out.members;
+        if pp.attr.sub.is_some() || pp.sub.is_some() {
+            return Err(invalid_path(
+                "member sub-attributes cannot be changed one by one",
+            ));
+        }
+        match (kind, &pp.filter) {
+            (OpKind::Add, None) => {
+                ops.push(MemberOp::Add(member_ids(value.unwrap_or(&Value::Null))?))
+            }
+            (OpKind::Replace, None) => ops.push(MemberOp::Replace(member_ids(
+                value.unwrap_or(&Value::Null),
+            )?)),
+            // Entra's legacy form: remove with path "members" and a value list removes only those.
+            (OpKind::Remove, None) => match value {
+                None | Some(Value::Null) => ops.push(MemberOp::RemoveAll),
+                Some(v) => ops.push(MemberOp::Remove(member_ids(v)?)),
+            },
+            (OpKind::Remove, Some(f)) => match ids_of(f) {
+                Some(ids) => ops.push(MemberOp::Remove(ids)),
+                None => ops.push(MemberOp::RemoveWhere(f.clone())),
+            },
+            (_, Some(_)) => {
+                return Err(mutability(
+                    "members are immutable references: remove and add them instead",
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `value eq "a" or value eq "b"` → the ids; anything else → None.
+fn ids_of(f: &Filter) -> Option<Vec<String>> {
+    match f {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::Str(s),
+        } if path.name.eq_ignore_ascii_case("value") && path.sub.is_none() => Some(vec![s.clone()]),
+        Filter::Or(a, b) => {
+            let mut ids = ids_of(a)?;
+            ids.extend(ids_of(b)?);
+            Some(ids)
+        }
+        _ => None,
+    }
+}
+
+/// The object an attribute lives in: the document, or its extension object (created on demand).
+fn container<'a>(doc: &'a mut Doc, ext: Option<&str>, create: bool) -> Option<&'a mut Doc> {
+    let Some(urn) = ext else { return Some(doc) };
+    if create && !doc.contains_key(urn) {
+        doc.insert(urn.to_owned(), Value::Object(Map::new()));
+    }
+    doc.get_mut(urn).and_then(Value::as_object_mut)
+}
+
+/// Drops an extension object left empty.
+fn tidy(doc: &mut Doc, ext: Option<&str>) {
+    if let Some(urn) = ext {
+        if doc
+            .get(urn)
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty)
+        {
+            doc.remove(urn);
+        }
+    }
+}
+
+fn check_immutable(
+    before: &Doc,
+    after: &Doc,
+    ext: Option<&str>,
+    attr: &Attribute,
+) -> ScimResult<()> {
+    let get = |d: &Doc| -> Option<Value> {
+        let c = match ext {
+            Some(u) => d.get(u)?.as_object()?,
+            None => d,
+        };
+        c.get(&attr.name).cloned()
+    };
+    if attr.mutability == Mutability::Immutable {
+        if let (Some(old), new) = (get(before), get(after)) {
+            if Some(&old) != new.as_ref() {
+                return Err(mutability(format!("{} is immutable", attr.name)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// add/replace without a filter.
+fn set_plain(
+    obj: &mut Doc,
+    kind: OpKind,
+    attr: &Attribute,
+    sub: Option<&Attribute>,
+    value: Option<&Value>,
+) -> ScimResult<()> {
+    let value = value.unwrap_or(&Value::Null);
+    if let Some(sub) = sub {
+        let v = coerce(sub, value)?;
+        if attr.multi_valued {
+            let items = obj
+                .entry(attr.name.clone())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(items) = items {
+                if items.is_empty() {
+                    items.push(Value::Object(Map::new()));
+                }
+                items.iter_mut().for_each(|e| set_sub(e, sub, v.clone()));
+            }
+        } else {
+            let o = obj
+                .entry(attr.name.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            set_sub(o, sub, v);
+        }
+        drop_empty(obj, attr);
+        return Ok(());
+    }
+    let Some(new) = coerce(attr, value)? else {
+        obj.remove(&attr.name);
+        return Ok(());
+    };
+    match (attr.multi_valued, attr.kind, obj.get_mut(&attr.name)) {
+        (true, _, Some(Value::Array(items))) if kind == OpKind::Add => {
+            let Value::Array(new_items) = new else {
+                return Ok(());
+            };
+            for item in new_items {
+                if !items.contains(&item) {
+                    items.push(item);
+                }
+            }
+            let newest = items
+                .iter()
+                .rposition(|v| v.get("primary") == Some(&Value::Bool(true)));
+            one_primary(items, newest);
+        }
+        (false, AttrType::Complex, Some(Value::Object(existing))) => {
+            if let Value::Object(parts) = new {
+                existing.extend(parts);
+            }
+        }
+        _ => {
+            obj.insert(attr.name.clone(), new);
+        }
+    }
+    Ok(())
+}
+
+fn set_sub(element: &mut Value, sub: &Attribute, v: Option<Value>) {
+    if let Value::Object(o) = element {
+        match v {
+            Some(v) => o.insert(sub.name.clone(), v),
+            None => o.remove(&sub.name),
+        };
+    }
+}
+
+/// Removes empty objects from a complex attribute, and the attribute when nothing is left.
+fn drop_empty(obj: &mut Doc, attr: &Attribute) {
+    let empty = match obj.get_mut(&attr.name) {
+        Some(Value::Array(items)) => {
+            items.retain(|v| !v.as_object().is_some_and(Map::is_empty));
+            items.is_empty()
+        }
+        Some(Value::Object(o)) => o.is_empty(),
+        Some(Value::Null) => true,
+        _ => false,
+    };
+    if empty {
+        obj.remove(&attr.name);
+    }
+}
+
+/// remove without a filter.
+fn remove_plain(
+    obj: &mut Doc,
+    attr: &Attribute,
+    sub: Option<&Attribute>,
+    value: Option<&Value>,
+) -> ScimResult<()> {
+    match sub {
+        None if attr.required => Err(mutability(format!("{} is required", attr.name))),
+        None => {
+            // `remove emails` with a value list removes just those values.
+            match (obj.get_mut(&attr.name), value.filter(|v| !v.is_null())) {
+                (Some(Value::Array(items)), Some(v)) if attr.multi_valued => {
+                    let gone = coerce(attr, v)?.unwrap_or(Value::Array(Vec::new()));
+                    let gone = gone.as_array().cloned().unwrap_or_default();
+                    items.retain(|item| !gone.iter().any(|g| same_value(item, g)));
+                    drop_empty(obj, attr);
+                }
+                _ => {
+                    obj.remove(&attr.name);
+                }
+            }
+            Ok(())
+        }
+        Some(sub) if sub.required => Err(mutability(format!(
+            "{}.{} is required",
+            attr.name, sub.name
+        ))),
+        Some(sub) => {
+            match obj.get_mut(&attr.name) {
+                Some(Value::Array(items)) => items.iter_mut().for_each(|e| set_sub(e, sub, None)),
+                Some(o) => set_sub(o, sub, None),
+                None => {}
+            }
+            drop_empty(obj, attr);
+            Ok(())
+        }
+    }
+}
+
+fn same_value(item: &Value, gone: &Value) -> bool {
+    match (item.get("value"), gone.get("value")) {
+        (Some(a), Some(b)) => a == b,
+        _ => item == gone,
+    }
+}
+
+/// add/replace/remove at `attr[filter]` or `attr[filter].sub`.
+fn with_filter(
+    obj: &mut Doc,
+    kind: OpKind,
+    attr: &Attribute,
+    sub: Option<&Attribute>,
+    filter: &Filter,
+    value: Option<&Value>,
+) -> ScimResult<()> {
+    if attr.kind != AttrType::Complex {
+        return Err(invalid_path(format!(
+            "{} is not a complex attribute",
+            attr.name
+        )));
+    }
+    let case_exact = |p: &AttrPath| attr.sub(&p.name).is_some_and(|s| s.case_exact);
+    let hits: Vec<usize> = match obj.get(&attr.name) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| super::filter::matches(filter, e, &case_exact))
+            .map(|(i, _)| i)
+            .collect(),
+        Some(single) if super::filter::matches(filter, single, &case_exact) => vec![0],
+        _ => Vec::new(),
+    };
+    if kind == OpKind::Remove {
+        remove_hits(obj, attr, sub, &hits);
+        return Ok(());
+    }
+    let value = value.unwrap_or(&Value::Null);
+    let patch = match sub {
+        Some(s) => {
+            let mut m = Map::new();
+            m.insert(s.name.clone(), coerce(s, value)?.unwrap_or(Value::Null));
+            m
+        }
+        None => match coerce(
+            &Attribute {
+                multi_valued: false,
+                ..attr.clone()
+            },
+            value,
+        )? {
+            Some(Value::Object(m)) => m,
+            _ => {
+                return Err(ScimError::bad(
+                    ScimType::InvalidValue,
+                    format!("{} needs an object value", attr.name),
+                ))
+            }
+        },
+    };
+    if hits.is_empty() {
+        if kind == OpKind::Replace {
+            return Err(ScimError::bad(
+                ScimType::NoTarget,
+                format!("no {} value matches the filter", attr.name),
+            ));
+        }
+        // Entra's validator adds `emails[type eq "home"].value`: create that element.
+        let mut element = literals(filter, attr).ok_or_else(|| {
+            ScimError::bad(
+                ScimType::NoTarget,
+                format!("no {} value matches the filter", attr.name),
+            )
+        })?;
+        element.extend(patch);
+        element.retain(|_, v| !v.is_null());
+        let items = obj
+            .entry(attr.name.clone())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(items) = items {
+            items.push(Value::Object(element));
+            let last = items.len() - 1;
+            one_primary(items, Some(last));
+        }
+        return Ok(());
+    }
+    let mut newest = None;
+    if let Some(Value::Array(items)) = obj.get_mut(&attr.name) {
+        for &i in &hits {
+            if let Some(Value::Object(e)) = items.get_mut(i) {
+                for (k, v) in &patch {
+                    match v {
+                        Value::Null => e.remove(k),
+                        v => e.insert(k.clone(), v.clone()),
+                    };
+                }
+                if e.get("primary") == Some(&Value::Bool(true)) {
+                    newest = Some(i);
+                }
+            }
+        }
+        one_primary(items, newest);
+    } else if let Some(Value::Object(e)) = obj.get_mut(&attr.name) {
+        e.extend(patch);
+    }
+    drop_empty(obj, attr);
+    Ok(())
+}
+
+fn remove_hits(obj: &mut Doc, attr: &Attribute, sub: Option<&Attribute>, hits: &[usize]) {
+    match obj.get_mut(&attr.name) {
+        Some(Value::Array(items)) => {
+            let mut i = 0;
+            items.retain_mut(|e| {
+                let hit = hits.contains(&i);
+                i += 1;
+                match (hit, sub) {
+                    (true, Some(s)) => {
+                        set_sub(e, s, None);
+                        true
+                    }
+                    (true, None) => false,
+                    (false, _) => true,
+                }
+            });
+        }
+        Some(single) if !hits.is_empty() => match sub {
+            Some(s) => set_sub(single, s, None),
+            None => {
+                obj.remove(&attr.name);
+            }
+        },
+        _ => {}
+    }
+    drop_empty(obj, attr);
+}
+
+/// The element a filter of `eq` tests joined by `and` describes: `type eq "home"` → `{"type":
+/// "home"}`. None when the filter says more than that.
+fn literals(f: &Filter, attr: &Attribute) -> Option<Map<String, Value>> {
+    match f {
+        Filter::And(a, b) => {
+            let mut m = literals(a, attr)?;
+            m.extend(literals(b, attr)?);
+            Some(m)
+        }
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value,
+        } => {
+            let sub = attr.sub(&path.name)?;
+            let v = match value {
+                CompValue::Str(s) => Value::from(s.as_str()),
+                CompValue::Bool(b) => Value::Bool(*b),
+                CompValue::Num(n) => serde_json::Number::from_f64(*n).map(Value::Number)?,
+                CompValue::Null => return None,
+            };
+            let mut m = Map::new();
+            m.insert(sub.name.clone(), coerce(sub, &v).ok()??);
+            Some(m)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(doc: Value, ops: Value) -> ScimResult<Patched> {
+        let ops = parse_ops(&json!({"schemas": [], "Operations": ops}))?;
+        apply(Kind::User, doc.as_object().unwrap(), &ops)
+    }
+
+    fn user() -> Value {
+        json!({"userName": "ann", "active": true,
+            "emails": [{"value": "a@work", "type": "work", "primary": true},
+                       {"value": "a@home", "type": "home"}]})
+    }
+
+    #[test]
+    fn entra_pathless_replace_with_dotted_urn_and_string_bool() {
+        let p = run(
+            user(),
+            json!([{"op": "Replace", "value": {
+            "active": "False", "name.givenName": "Ann", "displayName": "Ann B",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "R&D"}}]),
+        )
+        .unwrap();
+        assert_eq!(p.doc["active"], false);
+        assert_eq!(p.doc["name"]["givenName"], "Ann");
+        assert_eq!(
+            p.doc["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+            "R&D"
+        );
+    }
+
+    #[test]
+    fn value_path_with_sub_attribute_and_filtered_add() {
+        let p = run(
+            user(),
+            json!([
+            {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "new@work"},
+            {"op": "add", "path": "emails[type eq \"other\"].value", "value": "o@x"}]),
+        )
+        .unwrap();
+        assert_eq!(p.doc["emails"][0]["value"], "new@work");
+        assert_eq!(p.doc["emails"][2], json!({"type": "other", "value": "o@x"}));
+        let e = run(
+            user(),
+            json!([{"op": "replace", "path": "emails[type eq \"x\"].value", "value": "v"}]),
+        )
+        .unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::NoTarget));
+    }
+
+    #[test]
+    fn primary_is_exclusive_and_errors_are_atomic() {
+        let p = run(
+            user(),
+            json!([{"op": "add", "path": "emails",
+            "value": [{"value": "n@x", "primary": true}]}]),
+        )
+        .unwrap();
+        assert_eq!(p.doc["emails"][0]["primary"], false);
+        assert_eq!(p.doc["emails"][2]["primary"], true);
+        let e = run(user(), json!([{"op": "remove", "path": "userName"}])).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::Mutability));
+        let e = run(user(), json!([{"op": "remove"}])).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::NoTarget));
+        let e = run(user(), json!([{"op": "add", "path": "emails[type eq"}])).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        let e = run(
+            user(),
+            json!([{"op": "replace", "path": "groups", "value": []}]),
+        )
+        .unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::Mutability));
+    }
+
+    #[test]
+    fn member_forms() {
+        let ops = parse_ops(&json!({"Operations": [
+            {"op": "Remove", "path": "members", "value": [{"value": "u1"}]},
+            {"op": "remove", "path": "members[value eq \"u2\"]"},
+            {"op": "add", "path": "members", "value": [{"value": "u3"}, {"value": "u4"}]},
+            {"op": "replace", "value": {"members": [{"value": "u5"}], "displayName": "g"}},
+            {"op": "remove", "path": "members"}]}))
+        .unwrap();
+        let doc = json!({"displayName": "x"});
+        let p = apply(Kind::Group, doc.as_object().unwrap(), &ops).unwrap();
+        assert_eq!(
+            p.members,
+            vec![
+                MemberOp::Remove(vec!["u1".into()]),
+                MemberOp::Remove(vec!["u2".into()]),
+                MemberOp::Add(vec!["u3".into(), "u4".into()]),
+                MemberOp::Replace(vec!["u5".into()]),
+                MemberOp::RemoveAll,
+            ]
+        );
+        assert_eq!(p.doc["displayName"], "g");
+    }
+}

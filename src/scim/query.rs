@@ -1,0 +1,581 @@
+//! SCIM filters and sorting compiled to SQL over the `attrs` index (see `index.rs`), identical
+//! on SQLite and PostgreSQL but for the placeholder syntax. Every attribute test becomes
+//! `r.id IN (SELECT resource_id FROM attrs WHERE tenant_id = ? AND rtype = ? AND path = ? AND
+//! val = ?)`, which both planners answer from the `(tenant_id, rtype, path, val)` index, so an
+//! equality filter costs the same at a thousand users as at a million. Value paths
+//! (`emails[type eq "work" and value co "@x"]`) correlate sub-attribute rows on the element
+//! number of the attribute's anchor row. Nothing is matched in memory.
+
+use super::error::{ScimError, ScimResult, ScimType};
+use super::filter::{AttrPath, CompValue, CompareOp, Filter};
+use super::index::{fold, norm_str, normalize_time};
+use super::schema::{AttrType, Attribute, Common, Kind, Target, REGISTRY};
+use crate::db::Dialect;
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bind {
+    Text(String),
+    OptText(Option<String>),
+    Num(f64),
+    OptNum(Option<f64>),
+    Int(i64),
+    Bool(bool),
+}
+
+/// SQL text with its bound values in placeholder order.
+#[derive(Debug, Clone, Default)]
+pub struct Sql {
+    pub text: String,
+    pub binds: Vec<Bind>,
+}
+
+/// Builds SQL text for one dialect, numbering placeholders as it goes.
+pub struct Builder {
+    dialect: Dialect,
+    pub sql: Sql,
+    aliases: usize,
+}
+
+impl Builder {
+    /// An empty builder.
+    pub fn new(dialect: Dialect) -> Builder {
+        Builder {
+            dialect,
+            sql: Sql::default(),
+            aliases: 0,
+        }
+    }
+
+    /// Appends raw SQL.
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.sql.text.push_str(s);
+        self
+    }
+
+    /// Appends a placeholder bound to `b`.
+    pub fn bind(&mut self, b: Bind) -> &mut Self {
+        self.sql.binds.push(b);
+        match self.dialect {
+            Dialect::Sqlite => self.sql.text.push('?'),
+            Dialect::Postgres => {
+                let n = self.sql.binds.len();
+                self.sql.text.push_str(&format!("${n}"));
+            }
+        }
+        self
+    }
+
+    /// Appends a text placeholder.
+    pub fn text(&mut self, s: impl Into<String>) -> &mut Self {
+        self.bind(Bind::Text(s.into()))
+    }
+
+    fn alias(&mut self) -> String {
+        self.aliases += 1;
+        format!("a{}", self.aliases)
+    }
+}
+
+/// Which rows a leaf test is written against.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    /// The resource row `r`.
+    Top,
+    /// One element of a complex attribute: the anchor row alias, the attribute's extension URN
+    /// (if any) and the attribute.
+    Elem(&'a str, Option<&'static str>, &'a Attribute),
+    /// One membership row alias, for `members[...]` / `groups[...]`.
+    Member(&'a str, Kind),
+}
+
+/// Compiles `filter` into a boolean SQL expression over `r`, the resource table of `kind`.
+pub struct FilterCompiler<'b> {
+    pub b: &'b mut Builder,
+    pub tenant: &'b str,
+    pub kind: Kind,
+}
+
+fn bad_filter(detail: impl Into<String>) -> ScimError {
+    ScimError::bad(ScimType::InvalidFilter, detail)
+}
+
+fn show(p: &AttrPath) -> String {
+    let mut s = String::new();
+    if let Some(u) = &p.urn {
+        s.push_str(u);
+        s.push(':');
+    }
+    s.push_str(&p.name);
+    if let Some(sub) = &p.sub {
+        s.push('.');
+        s.push_str(sub);
+    }
+    s
+}
+
+impl FilterCompiler<'_> {
+    /// Writes the SQL for `f`.
+    ///
+    /// # Errors
+    /// `invalidFilter` for unknown attributes or operators that do not apply to a type.
+    pub fn compile(&mut self, f: &Filter) -> ScimResult<()> {
+        self.node(f, Scope::Top)
+    }
+
+    fn node(&mut self, f: &Filter, scope: Scope<'_>) -> ScimResult<()> {
+        match f {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                let op = if matches!(f, Filter::And(..)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                self.b.push("(");
+                self.node(a, scope)?;
+                self.b.push(op);
+                self.node(b, scope)?;
+                self.b.push(")");
+            }
+            Filter::Not(inner) => {
+                self.b.push("NOT (");
+                self.node(inner, scope)?;
+                self.b.push(")");
+            }
+            Filter::Present(path) => self.leaf(path, None, scope)?,
+            Filter::Compare { path, op, value } => match (op, value) {
+                (CompareOp::Eq, CompValue::Null) => {
+                    self.b.push("NOT (");
+                    self.leaf(path, None, scope)?;
+                    self.b.push(")");
+                }
+                (CompareOp::Ne, CompValue::Null) => self.leaf(path, None, scope)?,
+                (CompareOp::Ne, v) => {
+                    self.b.push("NOT (");
+                    self.leaf(path, Some((CompareOp::Eq, v)), scope)?;
+                    self.b.push(")");
+                }
+                (op, v) => self.leaf(path, Some((*op, v)), scope)?,
+            },
+            Filter::ValuePath { path, filter } => {
+                if !matches!(scope, Scope::Top) {
+                    return Err(bad_filter("value paths cannot be nested"));
+                }
+                self.value_path(path, filter)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One attribute test; `cmp` is `None` for `pr`.
+    fn leaf(
+        &mut self,
+        path: &AttrPath,
+        cmp: Option<(CompareOp, &CompValue)>,
+        scope: Scope<'_>,
+    ) -> ScimResult<()> {
+        match scope {
+            Scope::Top => self.top_leaf(path, cmp),
+            Scope::Elem(anchor, ext, attr) => {
+                if path.sub.is_some() || path.urn.is_some() {
+                    return Err(bad_filter(format!("{} is not a sub-attribute", show(path))));
+                }
+                let sub = attr.sub(&path.name).ok_or_else(|| {
+                    bad_filter(format!("{} has no sub-attribute {}", attr.name, path.name))
+                })?;
+                let a = self.b.alias();
+                self.b.push(&format!(
+                    "EXISTS (SELECT 1 FROM attrs {a} WHERE {a}.resource_id = {anchor}.resource_id \
+                     AND {a}.elem = {anchor}.elem AND {a}.path = "
+                ));
+                self.b
+                    .text(super::schema::index_path(ext, &attr.name, Some(&sub.name)));
+                if let Some((op, v)) = cmp {
+                    self.b.push(" AND ");
+                    self.value_cond(&a, sub, op, v)?;
+                }
+                self.b.push(")");
+                Ok(())
+            }
+            Scope::Member(m, kind) => {
+                let column = member_column(kind, path)?;
+                match cmp {
+                    None => {
+                        self.b.push(&format!("{m}.{column} IS NOT NULL"));
+                    }
+                    Some((op, v)) => {
+                        let s = as_text(v, true);
+                        self.string_cond(&format!("{m}.{column}"), op, s)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn top_leaf(
+        &mut self,
+        path: &AttrPath,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> ScimResult<()> {
+        let target = REGISTRY
+            .resolve(self.kind, path)
+            .ok_or_else(|| bad_filter(format!("unknown attribute {}", show(path))))?;
+        let (ext, attr, sub) = match target {
+            Target::Common(c) => return self.common_leaf(c, cmp),
+            Target::Attr {
+                extension,
+                attr,
+                sub,
+            } => (extension, attr, sub),
+        };
+        if is_membership(self.kind, attr) {
+            let inner = AttrPath {
+                urn: None,
+                name: sub.map_or("value", |s| s.name.as_str()).to_owned(),
+                sub: None,
+            };
+            let m = self.membership_open(attr)?;
+            self.leaf(&inner, cmp, Scope::Member(&m, self.kind))?;
+            self.b.push(")");
+            return Ok(());
+        }
+        // `emails co "x"` means `emails.value co "x"`; `name pr` means any part of name.
+        let leaf = match (sub, cmp) {
+            (Some(s), _) => s,
+            (None, None) => attr,
+            (None, Some(_)) if attr.kind == AttrType::Complex => attr
+                .sub("value")
+                .ok_or_else(|| bad_filter(format!("{} needs a sub-attribute", attr.name)))?,
+            (None, Some(_)) => attr,
+        };
+        let sub_name = (!std::ptr::eq(leaf, attr)).then_some(leaf.name.as_str());
+        let a = self.b.alias();
+        self.b.push(&format!(
+            "r.id IN (SELECT {a}.resource_id FROM attrs {a} WHERE {a}.tenant_id = "
+        ));
+        self.b.text(self.tenant);
+        self.b.push(&format!(" AND {a}.rtype = "));
+        self.b.text(self.kind.name());
+        self.b.push(&format!(" AND {a}.path = "));
+        self.b
+            .text(super::schema::index_path(ext, &attr.name, sub_name));
+        if let Some((op, v)) = cmp {
+            self.b.push(" AND ");
+            self.value_cond(&a, leaf, op, v)?;
+        }
+        self.b.push(")");
+        Ok(())
+    }
+
+    fn common_leaf(&mut self, c: Common, cmp: Option<(CompareOp, &CompValue)>) -> ScimResult<()> {
+        let column = match c {
+            Common::Id => "r.id",
+            Common::ExternalId => "r.external_id",
+            Common::Created => "r.created_at",
+            Common::LastModified => "r.updated_at",
+            Common::Meta => "r.id",
+            Common::ResourceType => {
+                let hit = match cmp {
+                    None => true,
+                    Some((CompareOp::Eq, CompValue::Str(s))) => s == self.kind.name(),
+                    Some(_) => false,
+                };
+                self.b.push(if hit { "1 = 1" } else { "1 = 0" });
+                return Ok(());
+            }
+            Common::Location | Common::Version => {
+                return Err(bad_filter(
+                    "meta.location and meta.version cannot be filtered",
+                ))
+            }
+        };
+        let Some((op, v)) = cmp else {
+            self.b.push(&format!("{column} IS NOT NULL"));
+            return Ok(());
+        };
+        let text = match c {
+            Common::Created | Common::LastModified => {
+                let CompValue::Str(s) = v else {
+                    return Err(bad_filter("meta dates compare with a dateTime string"));
+                };
+                if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
+                    return Err(bad_filter("co, sw and ew do not apply to dateTime"));
+                }
+                normalize_time(s).ok_or_else(|| bad_filter(format!("{s} is not a dateTime")))?
+            }
+            _ => as_text(v, true),
+        };
+        self.string_cond(column, op, text)
+    }
+
+    /// Opens `r.id IN (SELECT ... FROM members m WHERE m.tenant_id = ? AND ` and returns `m`;
+    /// the caller writes the member condition and closes the parenthesis.
+    fn membership_open(&mut self, attr: &Attribute) -> ScimResult<String> {
+        let m = self.b.alias();
+        let (select, _) = membership_columns(self.kind, attr)?;
+        self.b.push(&format!(
+            "r.id IN (SELECT {m}.{select} FROM members {m} WHERE {m}.tenant_id = "
+        ));
+        self.b.text(self.tenant);
+        self.b.push(" AND ");
+        Ok(m)
+    }
+
+    fn value_path(&mut self, path: &AttrPath, filter: &Filter) -> ScimResult<()> {
+        let target = REGISTRY
+            .resolve(self.kind, path)
+            .ok_or_else(|| bad_filter(format!("unknown attribute {}", show(path))))?;
+        let Target::Attr {
+            extension,
+            attr,
+            sub: None,
+        } = target
+        else {
+            return Err(bad_filter(format!(
+                "{} is not a complex attribute",
+                show(path)
+            )));
+        };
+        if attr.kind != AttrType::Complex {
+            return Err(bad_filter(format!(
+                "{} is not a complex attribute",
+                attr.name
+            )));
+        }
+        if is_membership(self.kind, attr) {
+            let m = self.membership_open(attr)?;
+            self.node(filter, Scope::Member(&m, self.kind))?;
+            self.b.push(")");
+            return Ok(());
+        }
+        let e = self.b.alias();
+        self.b.push(&format!(
+            "r.id IN (SELECT {e}.resource_id FROM attrs {e} WHERE {e}.tenant_id = "
+        ));
+        self.b.text(self.tenant);
+        self.b.push(&format!(" AND {e}.rtype = "));
+        self.b.text(self.kind.name());
+        self.b.push(&format!(" AND {e}.path = "));
+        self.b
+            .text(super::schema::index_path(extension, &attr.name, None));
+        self.b.push(" AND ");
+        self.node(filter, Scope::Elem(&e, extension, attr))?;
+        self.b.push(")");
+        Ok(())
+    }
+
+    /// The comparison of one attrs row `a` against a literal, by the attribute's type.
+    fn value_cond(
+        &mut self,
+        a: &str,
+        attr: &Attribute,
+        op: CompareOp,
+        v: &CompValue,
+    ) -> ScimResult<()> {
+        match attr.kind {
+            AttrType::Boolean => {
+                let b = match v {
+                    CompValue::Bool(b) => *b,
+                    CompValue::Str(s) if s.eq_ignore_ascii_case("true") => true,
+                    CompValue::Str(s) if s.eq_ignore_ascii_case("false") => false,
+                    _ => {
+                        return Err(bad_filter(format!(
+                            "{} compares with true or false",
+                            attr.name
+                        )))
+                    }
+                };
+                if op != CompareOp::Eq {
+                    return Err(bad_filter(format!(
+                        "{} is a boolean: only eq, ne and pr apply",
+                        attr.name
+                    )));
+                }
+                self.b.push(&format!("{a}.val = "));
+                self.b.text(b.to_string());
+                Ok(())
+            }
+            AttrType::Integer | AttrType::Decimal => {
+                let n = match v {
+                    CompValue::Num(n) => *n,
+                    CompValue::Str(s) => s
+                        .trim()
+                        .parse::<f64>()
+                        .map_err(|_| bad_filter(format!("{} compares with a number", attr.name)))?,
+                    _ => return Err(bad_filter(format!("{} compares with a number", attr.name))),
+                };
+                let sql_op = ordering_op(op).ok_or_else(|| {
+                    bad_filter(format!(
+                        "{} is a number: co, sw and ew do not apply",
+                        attr.name
+                    ))
+                })?;
+                self.b.push(&format!("{a}.num {sql_op} "));
+                self.b.bind(Bind::Num(n));
+                Ok(())
+            }
+            AttrType::DateTime => {
+                let CompValue::Str(s) = v else {
+                    return Err(bad_filter(format!(
+                        "{} compares with a dateTime string",
+                        attr.name
+                    )));
+                };
+                let t = normalize_time(s)
+                    .ok_or_else(|| bad_filter(format!("{s} is not a dateTime")))?;
+                if ordering_op(op).is_none() {
+                    return Err(bad_filter("co, sw and ew do not apply to dateTime"));
+                }
+                self.string_cond(&format!("{a}.val"), op, t)
+            }
+            AttrType::Binary if op != CompareOp::Eq => Err(bad_filter(format!(
+                "{} is binary: only eq, ne and pr apply",
+                attr.name
+            ))),
+            _ => {
+                let s = match v {
+                    CompValue::Str(s) => norm_str(s, attr.case_exact),
+                    other => as_text(other, attr.case_exact),
+                };
+                self.string_cond(&format!("{a}.val"), op, s)
+            }
+        }
+    }
+
+    /// `column op literal` for text, with LIKE patterns for co/sw/ew (case-sensitive on both
+    /// backends: values are already folded where the attribute is caseExact=false).
+    fn string_cond(&mut self, column: &str, op: CompareOp, s: String) -> ScimResult<()> {
+        let (sql_op, pattern) = match op {
+            CompareOp::Co => ("LIKE", format!("%{}%", escape_like(&s))),
+            CompareOp::Sw => ("LIKE", format!("{}%", escape_like(&s))),
+            CompareOp::Ew => ("LIKE", format!("%{}", escape_like(&s))),
+            other => (ordering_op(other).unwrap_or("="), s),
+        };
+        self.b.push(&format!("{column} {sql_op} "));
+        self.b.text(pattern);
+        if sql_op == "LIKE" {
+            self.b.push(" ESCAPE '\\'");
+        }
+        Ok(())
+    }
+}
+
+fn ordering_op(op: CompareOp) -> Option<&'static str> {
+    Some(match op {
+        CompareOp::Eq => "=",
+        CompareOp::Ne => "<>",
+        CompareOp::Gt => ">",
+        CompareOp::Ge => ">=",
+        CompareOp::Lt => "<",
+        CompareOp::Le => "<=",
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => return None,
+    })
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn as_text(v: &CompValue, case_exact: bool) -> String {
+    let s = match v {
+        CompValue::Str(s) => s.clone(),
+        CompValue::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", *n as i64),
+        CompValue::Num(n) => n.to_string(),
+        CompValue::Bool(b) => b.to_string(),
+        CompValue::Null => String::new(),
+    };
+    if case_exact {
+        s
+    } else {
+        fold(&s)
+    }
+}
+
+/// `members` of a Group and `groups` of a User live in the `members` table, not in `attrs`.
+fn is_membership(kind: Kind, attr: &Attribute) -> bool {
+    matches!(
+        (kind, attr.name.as_str()),
+        (Kind::Group, "members") | (Kind::User, "groups")
+    )
+}
+
+/// (column selected as the resource id, column holding the other side).
+fn membership_columns(kind: Kind, attr: &Attribute) -> ScimResult<(&'static str, &'static str)> {
+    match (kind, attr.name.as_str()) {
+        (Kind::Group, "members") => Ok(("group_id", "member_id")),
+        (Kind::User, "groups") => Ok(("member_id", "group_id")),
+        _ => Err(bad_filter(format!(
+            "{} is not a membership attribute",
+            attr.name
+        ))),
+    }
+}
+
+fn member_column(kind: Kind, path: &AttrPath) -> ScimResult<&'static str> {
+    let name = path.name.to_ascii_lowercase();
+    match (kind, name.as_str()) {
+        (Kind::Group, "value") => Ok("member_id"),
+        (Kind::Group, "type") => Ok("member_type"),
+        (Kind::User, "value") => Ok("group_id"),
+        _ => Err(bad_filter(format!(
+            "{} cannot be filtered on membership",
+            path.name
+        ))),
+    }
+}
+
+/// The SQL expression to sort by for `sortBy`. It carries no placeholders (the index path is a
+/// schema name, inlined as a literal) so it can appear twice in an ORDER BY.
+///
+/// # Errors
+/// `invalidValue` for an attribute that does not exist.
+pub fn sort_expr(kind: Kind, sort_by: &str) -> ScimResult<String> {
+    let path = super::filter::parse_path(sort_by)
+        .map_err(|e| ScimError::bad(ScimType::InvalidValue, format!("sortBy: {e}")))?
+        .attr;
+    let target = REGISTRY.resolve(kind, &path).ok_or_else(|| {
+        ScimError::bad(
+            ScimType::InvalidValue,
+            format!("sortBy: unknown attribute {sort_by}"),
+        )
+    })?;
+    let (ext, attr, sub) = match target {
+        Target::Common(c) => {
+            return Ok(match c {
+                Common::ExternalId => "r.external_id",
+                Common::Created | Common::Meta => "r.created_at",
+                Common::LastModified => "r.updated_at",
+                _ => "r.id",
+            }
+            .to_owned());
+        }
+        Target::Attr {
+            extension,
+            attr,
+            sub,
+        } => (extension, attr, sub),
+    };
+    let leaf = match sub {
+        Some(s) => s,
+        None if attr.kind == AttrType::Complex => attr.sub("value").unwrap_or(attr),
+        None => attr,
+    };
+    let sub_name = (!std::ptr::eq(leaf, attr)).then_some(leaf.name.as_str());
+    let column = if matches!(leaf.kind, AttrType::Integer | AttrType::Decimal) {
+        "num"
+    } else {
+        "val"
+    };
+    let path = super::schema::index_path(ext, &attr.name, sub_name).replace('\'', "''");
+    Ok(format!(
+        "(SELECT MIN(s.{column}) FROM attrs s WHERE s.resource_id = r.id AND s.path = '{path}')"
+    ))
+}

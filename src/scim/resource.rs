@@ -1,0 +1,664 @@
+//! The canonical document of a User or Group: attribute names in their schema spelling, values
+//! coerced to their schema types, unassigned values dropped, extension attributes nested under
+//! the extension URN. Request bodies are turned into it by [`normalize`]; responses are built
+//! from it by [`render`] and trimmed by [`Projection`].
+
+use super::error::{ScimError, ScimResult, ScimType};
+use super::filter::AttrPath;
+use super::schema::{AttrType, Attribute, Kind, Mutability, Returned, Target, REGISTRY};
+use serde_json::{json, Map, Value};
+
+/// A stored document.
+pub type Doc = Map<String, Value>;
+
+/// What a POST or PUT body carries besides the document itself.
+#[derive(Debug, Default)]
+pub struct Incoming {
+    pub doc: Doc,
+    /// A User's `password` (writeOnly; hashed before storage, never kept in the document).
+    pub password: Option<String>,
+    /// A Group's `members[].value` ids, when the body names `members`.
+    pub members: Option<Vec<String>>,
+}
+
+/// Turns a POST/PUT body into a document. readOnly attributes (`id`, `meta`, `groups`, ...),
+/// unknown attributes and unknown schema URNs are ignored, as IdPs send all of them.
+///
+/// # Errors
+/// `invalidSyntax` for a body that is not an object, `invalidValue` for a value of the wrong
+/// type or a missing required attribute.
+pub fn normalize(kind: Kind, body: &Value) -> ScimResult<Incoming> {
+    let Some(obj) = body.as_object() else {
+        return Err(ScimError::bad(
+            ScimType::InvalidSyntax,
+            "the request body must be a JSON object",
+        ));
+    };
+    let mut incoming = Incoming::default();
+    for (key, value) in obj {
+        if let Some(urn) = REGISTRY.extension_of(kind, key) {
+            let ext = normalize_extension(urn, value)?;
+            if !ext.is_empty() {
+                incoming.doc.insert(urn.to_owned(), Value::Object(ext));
+            }
+            continue;
+        }
+        let path = AttrPath {
+            urn: None,
+            name: key.clone(),
+            sub: None,
+        };
+        match REGISTRY.resolve(kind, &path) {
+            Some(Target::Common(super::schema::Common::ExternalId)) => {
+                if let Some(v) = coerce_string(value, "externalId")? {
+                    incoming.doc.insert("externalId".into(), v);
+                }
+            }
+            Some(Target::Attr { attr, .. }) => {
+                accept_attr(kind, attr, value, &mut incoming)?;
+            }
+            // id, meta, schemas, unknown names and unknown URNs: ignored.
+            _ => {}
+        }
+    }
+    check_required(kind, &incoming.doc)?;
+    Ok(incoming)
+}
+
+fn accept_attr(kind: Kind, attr: &Attribute, value: &Value, into: &mut Incoming) -> ScimResult<()> {
+    if kind == Kind::Group && attr.name == "members" {
+        into.members = Some(member_ids(value)?);
+        return Ok(());
+    }
+    if kind == Kind::User && attr.name == "password" {
+        into.password = match value {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            _ => return Err(invalid("password", "a string")),
+        };
+        return Ok(());
+    }
+    if attr.mutability == Mutability::ReadOnly {
+        return Ok(());
+    }
+    if let Some(v) = coerce(attr, value)? {
+        into.doc.insert(attr.name.clone(), v);
+    }
+    Ok(())
+}
+
+fn normalize_extension(urn: &str, value: &Value) -> ScimResult<Doc> {
+    let mut out = Doc::new();
+    let Some(obj) = value.as_object() else {
+        return match value {
+            Value::Null => Ok(out),
+            _ => Err(invalid(urn, "an object")),
+        };
+    };
+    let Some(schema) = REGISTRY.schema(urn) else {
+        return Ok(out);
+    };
+    for (key, v) in obj {
+        if let Some(attr) = schema.attr(key) {
+            if attr.mutability == Mutability::ReadOnly {
+                continue;
+            }
+            if let Some(v) = coerce(attr, v)? {
+                out.insert(attr.name.clone(), v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Checks the attributes the schema marks required.
+///
+/// # Errors
+/// `invalidValue` naming the missing attribute.
+pub fn check_required(kind: Kind, doc: &Doc) -> ScimResult<()> {
+    let Some(schema) = REGISTRY.schema(kind.core_urn()) else {
+        return Ok(());
+    };
+    for attr in schema.attributes.iter().filter(|a| a.required) {
+        let missing = match doc.get(&attr.name) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.trim().is_empty(),
+            _ => false,
+        };
+        if missing {
+            return Err(ScimError::bad(
+                ScimType::InvalidValue,
+                format!("{} is required", attr.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The member ids of a `members` value: `[{"value": "id"}, ...]`.
+///
+/// # Errors
+/// `invalidValue` when an element has no string `value`.
+pub fn member_ids(value: &Value) -> ScimResult<Vec<String>> {
+    let items: Vec<&Value> = match value {
+        Value::Null => Vec::new(),
+        Value::Array(a) => a.iter().collect(),
+        other => vec![other],
+    };
+    let mut ids = Vec::with_capacity(items.len());
+    for item in items {
+        let id = item
+            .as_object()
+            .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("value")))
+            .and_then(|(_, v)| v.as_str())
+            .or_else(|| item.as_str());
+        match id {
+            Some(id) if !id.is_empty() => ids.push(id.to_owned()),
+            _ => return Err(invalid("members", "objects with a string \"value\"")),
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+fn invalid(name: &str, expected: &str) -> ScimError {
+    ScimError::bad(ScimType::InvalidValue, format!("{name} must be {expected}"))
+}
+
+/// Coerces `value` to `attr`'s type. `None` means unassigned (`null`, `[]`, `{}` or `""` for a
+/// complex value's every part). Accepts the forms IdPs really send: `"True"`/`"False"` for
+/// booleans, a one-element array for a single-valued complex attribute (Entra's `manager`), a
+/// lone object for a multi-valued one.
+///
+/// # Errors
+/// `invalidValue` when the value cannot be read as the attribute's type.
+pub fn coerce(attr: &Attribute, value: &Value) -> ScimResult<Option<Value>> {
+    if attr.multi_valued {
+        let items: Vec<&Value> = match value {
+            Value::Null => return Ok(None),
+            Value::Array(a) => a.iter().collect(),
+            other => vec![other],
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            if let Some(v) = coerce_one(attr, item)? {
+                if !out.contains(&v) {
+                    out.push(v);
+                }
+            }
+        }
+        one_primary(&mut out, None);
+        return Ok((!out.is_empty()).then_some(Value::Array(out)));
+    }
+    match value {
+        Value::Array(a) if a.is_empty() => Ok(None),
+        Value::Array(a) if a.len() == 1 && attr.kind == AttrType::Complex => {
+            coerce_one(attr, &a[0])
+        }
+        Value::Array(_) => Err(invalid(&attr.name, "a single value")),
+        other => coerce_one(attr, other),
+    }
+}
+
+/// Keeps at most one `primary: true` in a multi-valued attribute: `keep` (an index) wins when
+/// given, else the first one (RFC 7643 §2.4).
+pub fn one_primary(items: &mut [Value], keep: Option<usize>) {
+    let is_primary = |v: &Value| v.get("primary") == Some(&Value::Bool(true));
+    let winner = keep
+        .filter(|&i| items.get(i).is_some_and(is_primary))
+        .or_else(|| items.iter().position(is_primary));
+    for (i, item) in items.iter_mut().enumerate() {
+        if Some(i) != winner && is_primary(item) {
+            if let Some(o) = item.as_object_mut() {
+                o.insert("primary".into(), Value::Bool(false));
+            }
+        }
+    }
+}
+
+fn coerce_one(attr: &Attribute, value: &Value) -> ScimResult<Option<Value>> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    match attr.kind {
+        AttrType::Complex => {
+            let Some(obj) = value.as_object() else {
+                return Err(invalid(&attr.name, "an object"));
+            };
+            let mut out = Map::new();
+            for (k, v) in obj {
+                let Some(sub) = attr.sub(k) else { continue };
+                if sub.mutability == Mutability::ReadOnly {
+                    continue;
+                }
+                if let Some(v) = coerce_one(sub, v)? {
+                    out.insert(sub.name.clone(), v);
+                }
+            }
+            Ok((!out.is_empty()).then_some(Value::Object(out)))
+        }
+        AttrType::Boolean => match value {
+            Value::Bool(b) => Ok(Some(Value::Bool(*b))),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(Value::Bool(true))),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(Value::Bool(false))),
+            _ => Err(invalid(&attr.name, "a boolean")),
+        },
+        AttrType::Integer => match value {
+            Value::Number(n) if n.is_i64() => Ok(Some(value.clone())),
+            Value::String(s) => s
+                .trim()
+                .parse::<i64>()
+                .map(|n| Some(json!(n)))
+                .map_err(|_| invalid(&attr.name, "an integer")),
+            _ => Err(invalid(&attr.name, "an integer")),
+        },
+        AttrType::Decimal => match value {
+            Value::Number(_) => Ok(Some(value.clone())),
+            Value::String(s) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(|n| Some(Value::Number(n)))
+                .ok_or_else(|| invalid(&attr.name, "a number")),
+            _ => Err(invalid(&attr.name, "a number")),
+        },
+        AttrType::DateTime => {
+            let Some(s) = value.as_str() else {
+                return Err(invalid(&attr.name, "an xsd:dateTime string"));
+            };
+            if super::index::normalize_time(s).is_none() {
+                return Err(invalid(
+                    &attr.name,
+                    "an xsd:dateTime such as 2026-01-31T12:00:00Z",
+                ));
+            }
+            Ok(Some(value.clone()))
+        }
+        AttrType::String | AttrType::Reference | AttrType::Binary => {
+            coerce_string(value, &attr.name)
+        }
+    }
+}
+
+fn coerce_string(value: &Value, name: &str) -> ScimResult<Option<Value>> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(_) => Ok(Some(value.clone())),
+        _ => Err(invalid(name, "a string")),
+    }
+}
+
+/// The columns and relations of a stored resource that `render` needs besides its document.
+pub struct Meta<'a> {
+    pub id: &'a str,
+    pub created: &'a str,
+    pub last_modified: &'a str,
+    pub version: i64,
+    /// `<public url>/scim/v2/<tenant>`
+    pub base: &'a str,
+}
+
+/// The weak ETag of a version, equal to `meta.version`.
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// A member of a group, or a group of a user, as shown in `members` / `groups`.
+#[derive(Debug, Clone)]
+pub struct Related {
+    pub id: String,
+    pub kind: Kind,
+    pub display: Option<String>,
+}
+
+/// Builds the full SCIM representation. `related` is a Group's members or a User's groups, when
+/// they were read (`None` leaves the attribute out).
+pub fn render(kind: Kind, doc: &Doc, meta: &Meta<'_>, related: Option<&[Related]>) -> Value {
+    let mut schemas = vec![Value::from(kind.core_urn())];
+    for urn in kind.extension_urns() {
+        if doc.contains_key(*urn) {
+            schemas.push(Value::from(*urn));
+        }
+    }
+    let mut out = Map::new();
+    out.insert("schemas".into(), Value::Array(schemas));
+    out.insert("id".into(), Value::from(meta.id));
+    for (k, v) in doc {
+        out.insert(k.clone(), v.clone());
+    }
+    if let Some(related) = related.filter(|r| !r.is_empty()) {
+        let list: Vec<Value> = related
+            .iter()
+            .map(|r| {
+                let mut o = json!({
+                    "value": r.id,
+                    "$ref": format!("{}/{}/{}", meta.base, r.kind.endpoint(), r.id),
+                    "type": r.kind.name(),
+                });
+                if let Some(d) = &r.display {
+                    o["display"] = Value::from(d.as_str());
+                }
+                if kind == Kind::User {
+                    o["type"] = Value::from("direct");
+                }
+                o
+            })
+            .collect();
+        let key = match kind {
+            Kind::User => "groups",
+            Kind::Group => "members",
+        };
+        out.insert(key.into(), Value::Array(list));
+    }
+    let location = format!("{}/{}/{}", meta.base, kind.endpoint(), meta.id);
+    out.insert(
+        "meta".into(),
+        json!({
+            "resourceType": kind.name(),
+            "created": meta.created,
+            "lastModified": meta.last_modified,
+            "location": location,
+            "version": etag(meta.version),
+        }),
+    );
+    Value::Object(out)
+}
+
+/// `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5), already resolved against the schema.
+#[derive(Debug, Clone, Default)]
+pub struct Projection {
+    include: Vec<Sel>,
+    exclude: Vec<Sel>,
+}
+
+/// One selected attribute: the key in the rendered object (an extension URN or `None` for the
+/// top level), the attribute name, and an optional sub-attribute.
+#[derive(Debug, Clone, PartialEq)]
+struct Sel {
+    ext: Option<&'static str>,
+    name: Option<String>,
+    sub: Option<String>,
+}
+
+impl Projection {
+    /// Parses the two comma-separated query parameters.
+    ///
+    /// # Errors
+    /// `invalidSyntax` when both are given.
+    pub fn parse(kind: Kind, attributes: Option<&str>, excluded: Option<&str>) -> ScimResult<Self> {
+        let attributes = attributes.filter(|s| !s.trim().is_empty());
+        let excluded = excluded.filter(|s| !s.trim().is_empty());
+        if attributes.is_some() && excluded.is_some() {
+            return Err(ScimError::bad(
+                ScimType::InvalidSyntax,
+                "attributes and excludedAttributes are mutually exclusive",
+            ));
+        }
+        Ok(Projection {
+            include: attributes.map(|s| parse_list(kind, s)).unwrap_or_default(),
+            exclude: excluded.map(|s| parse_list(kind, s)).unwrap_or_default(),
+        })
+    }
+
+    /// Whether the response will show `name` (a top-level core attribute): used to skip reading
+    /// member rows that would be thrown away.
+    pub fn shows(&self, name: &str) -> bool {
+        let hit = |s: &Sel| {
+            s.ext.is_none()
+                && s.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        };
+        if !self.include.is_empty() {
+            return self.include.iter().any(hit);
+        }
+        !self.exclude.iter().any(|s| hit(s) && s.sub.is_none())
+    }
+
+    /// Whether `attributes` names `name` explicitly.
+    pub fn names(&self, name: &str) -> bool {
+        self.include.iter().any(|s| {
+            s.ext.is_none()
+                && s.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// Applies the projection and the `returned` rules to a rendered resource.
+    pub fn apply(&self, kind: Kind, resource: Value) -> Value {
+        let Value::Object(mut full) = resource else {
+            return resource;
+        };
+        if !self.include.is_empty() {
+            let mut out = Map::new();
+            for key in ["schemas", "id"] {
+                if let Some(v) = full.get(key) {
+                    out.insert(key.into(), v.clone());
+                }
+            }
+            for sel in &self.include {
+                copy_sel(&full, &mut out, sel);
+            }
+            return Value::Object(out);
+        }
+        for sel in &self.exclude {
+            if !is_always(kind, sel) {
+                remove_sel(&mut full, sel);
+            }
+        }
+        Value::Object(full)
+    }
+}
+
+fn is_always(kind: Kind, sel: &Sel) -> bool {
+    let Some(name) = &sel.name else { return false };
+    let path = AttrPath {
+        urn: sel.ext.map(str::to_owned),
+        name: name.clone(),
+        sub: sel.sub.clone(),
+    };
+    REGISTRY
+        .resolve(kind, &path)
+        .is_some_and(|t| t.leaf().returned == Returned::Always)
+        || name.eq_ignore_ascii_case("schemas")
+}
+
+fn parse_list(kind: Kind, list: &str) -> Vec<Sel> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .filter_map(|item| {
+            // A bare extension URN selects the whole extension object.
+            if let Some(urn) = REGISTRY.extension_of(kind, item) {
+                return Some(Sel {
+                    ext: Some(urn),
+                    name: None,
+                    sub: None,
+                });
+            }
+            let path = super::filter::parse_path(item).ok()?.attr;
+            let ext = match &path.urn {
+                Some(u) if !u.eq_ignore_ascii_case(kind.core_urn()) => {
+                    Some(REGISTRY.extension_of(kind, u)?)
+                }
+                _ => None,
+            };
+            Some(Sel {
+                ext,
+                name: Some(path.name),
+                sub: path.sub,
+            })
+        })
+        .collect()
+}
+
+fn find_key<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a String> {
+    obj.keys().find(|k| k.eq_ignore_ascii_case(name))
+}
+
+fn copy_sel(full: &Map<String, Value>, out: &mut Map<String, Value>, sel: &Sel) {
+    let (src, dst) = match sel.ext {
+        None => (full, &mut *out),
+        Some(urn) => {
+            let Some(Value::Object(src)) = full.get(urn) else {
+                return;
+            };
+            let dst = out
+                .entry(urn.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(dst) = dst else { return };
+            if sel.name.is_none() {
+                *dst = src.clone();
+                return;
+            }
+            (src, dst)
+        }
+    };
+    let Some(name) = &sel.name else { return };
+    let Some(key) = find_key(src, name) else {
+        return;
+    };
+    let value = &src[key];
+    let Some(sub) = &sel.sub else {
+        dst.insert(key.clone(), value.clone());
+        return;
+    };
+    let pick = |v: &Value| -> Option<Value> {
+        let o = v.as_object()?;
+        let k = find_key(o, sub)?;
+        Some(json!({ k.clone(): o[k].clone() }))
+    };
+    let merged = match (value, dst.get_mut(key)) {
+        (Value::Array(items), existing) => {
+            let picked: Vec<Value> = items.iter().map(|v| pick(v).unwrap_or(json!({}))).collect();
+            match existing {
+                Some(Value::Array(have)) => {
+                    for (h, p) in have.iter_mut().zip(picked) {
+                        merge_objects(h, p);
+                    }
+                    return;
+                }
+                _ => Value::Array(picked),
+            }
+        }
+        (v, Some(existing)) => {
+            if let Some(p) = pick(v) {
+                merge_objects(existing, p);
+            }
+            return;
+        }
+        (v, None) => match pick(v) {
+            Some(p) => p,
+            None => return,
+        },
+    };
+    dst.insert(key.clone(), merged);
+}
+
+fn merge_objects(into: &mut Value, from: Value) {
+    if let (Value::Object(a), Value::Object(b)) = (into, from) {
+        a.extend(b);
+    }
+}
+
+fn remove_sel(full: &mut Map<String, Value>, sel: &Sel) {
+    let obj = match sel.ext {
+        None => full,
+        Some(urn) => {
+            if sel.name.is_none() {
+                full.remove(urn);
+                return;
+            }
+            match full.get_mut(urn) {
+                Some(Value::Object(o)) => o,
+                _ => return,
+            }
+        }
+    };
+    let Some(name) = &sel.name else { return };
+    let Some(key) = find_key(obj, name).cloned() else {
+        return;
+    };
+    let Some(sub) = &sel.sub else {
+        obj.remove(&key);
+        return;
+    };
+    let strip = |v: &mut Value| {
+        if let Value::Object(o) = v {
+            if let Some(k) = find_key(o, sub).cloned() {
+                o.remove(&k);
+            }
+        }
+    };
+    match obj.get_mut(&key) {
+        Some(Value::Array(items)) => items.iter_mut().for_each(strip),
+        Some(v) => strip(v),
+        None => {}
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_what_idps_send() {
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:bogus"],
+            "id": "ignored", "meta": {"resourceType": "User"},
+            "UserName": "Ann@Example.com", "active": "False", "roles": [],
+            "groups": [], "password": "pw", "nickName": null, "unknown": 1,
+            "emails": [{"value": "a@x", "type": "work", "primary": true},
+                       {"value": "b@x", "primary": true}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+                "manager": [{"value": "m1", "$ref": "x"}], "employeeNumber": "7"
+            }
+        });
+        let inc = normalize(Kind::User, &body).unwrap();
+        assert_eq!(inc.password.as_deref(), Some("pw"));
+        let d = &inc.doc;
+        assert_eq!(d["userName"], "Ann@Example.com");
+        assert_eq!(d["active"], false);
+        assert!(!d.contains_key("roles") && !d.contains_key("groups") && !d.contains_key("id"));
+        assert_eq!(d["emails"][1]["primary"], false);
+        let ext = &d["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"];
+        assert_eq!(ext["manager"]["value"], "m1");
+    }
+
+    #[test]
+    fn rejects_missing_required_and_bad_types() {
+        let e = normalize(Kind::User, &json!({"name": {}})).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        let e = normalize(Kind::User, &json!({"userName": "a", "active": 3})).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        let e = normalize(Kind::User, &json!([1])).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+    }
+
+    #[test]
+    fn projections_follow_returned_rules() {
+        let full = json!({"schemas": ["s"], "id": "1", "userName": "a",
+            "name": {"givenName": "A", "familyName": "B"},
+            "emails": [{"value": "a@x", "type": "work"}], "meta": {"version": "W/\"1\""}});
+        let p = Projection::parse(Kind::User, Some("name.givenName,emails.value"), None).unwrap();
+        let out = p.apply(Kind::User, full.clone());
+        assert_eq!(
+            out,
+            json!({"schemas": ["s"], "id": "1", "name": {"givenName": "A"},
+            "emails": [{"value": "a@x"}]})
+        );
+        let p = Projection::parse(Kind::User, None, Some("id,name,emails.type,meta")).unwrap();
+        let out = p.apply(Kind::User, full);
+        assert_eq!(
+            out,
+            json!({"schemas": ["s"], "id": "1", "userName": "a",
+            "emails": [{"value": "a@x"}]})
+        );
+        assert!(Projection::parse(Kind::User, Some("a"), Some("b")).is_err());
+    }
+}

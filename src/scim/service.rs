@@ -1,0 +1,370 @@
+//! SCIM operations on one tenant, shared by the HTTP handlers and Bulk: each does its database
+//! work in one trip to the blocking pool and returns the rendered resource.
+
+use super::error::{ScimError, ScimResult, ScimType};
+use super::filter::parse_filter;
+use super::patch;
+use super::resource::{normalize, render, Meta, Projection};
+use super::schema::Kind;
+use super::store::{self, Key, ListQuery, Precondition, Stored};
+use crate::app::AppState;
+use crate::db::DbConn;
+use crate::tenants::now;
+use serde_json::{json, Value};
+
+/// Largest page served, whatever `count` asks for (advertised as `filter.maxResults`).
+pub const MAX_RESULTS: i64 = 1000;
+/// Page size when `count` is absent.
+pub const DEFAULT_COUNT: i64 = 100;
+
+/// The tenant a request acts on.
+#[derive(Clone)]
+pub struct Ctx {
+    pub state: AppState,
+    pub tenant_id: String,
+    /// `<public url>/scim/v2/<slug>`
+    pub base: String,
+}
+
+/// A rendered resource with what the HTTP layer puts in headers.
+#[derive(Debug)]
+pub struct Out {
+    pub resource: Value,
+    pub version: i64,
+    pub location: String,
+}
+
+fn render_out(
+    c: &mut DbConn,
+    kind: Kind,
+    base: &str,
+    s: &Stored,
+    proj: &Projection,
+    related_by_default: bool,
+) -> ScimResult<Out> {
+    let relation = match kind {
+        Kind::User => "groups",
+        Kind::Group => "members",
+    };
+    let wanted = proj.shows(relation) && (related_by_default || proj.names(relation));
+    let related = if wanted {
+        store::related(c, kind, std::slice::from_ref(&s.id))?.remove(&s.id)
+    } else {
+        None
+    };
+    let meta = Meta {
+        id: &s.id,
+        created: &s.created,
+        last_modified: &s.updated,
+        version: s.version,
+        base,
+    };
+    let full = render(
+        kind,
+        &s.doc,
+        &meta,
+        Some(related.as_deref().unwrap_or_default()).filter(|_| wanted),
+    );
+    Ok(Out {
+        location: format!("{base}/{}/{}", kind.endpoint(), s.id),
+        resource: proj.apply(kind, full),
+        version: s.version,
+    })
+}
+
+async fn hash(ctx: &Ctx, password: Option<String>) -> ScimResult<Option<String>> {
+    match password {
+        None => Ok(None),
+        Some(p) => ctx
+            .state
+            .hasher
+            .hash(p)
+            .await
+            .map(Some)
+            .map_err(|e| ScimError::internal(&e)),
+    }
+}
+
+/// POST a resource.
+///
+/// # Errors
+/// Validation, uniqueness and storage errors.
+pub async fn create(ctx: &Ctx, kind: Kind, body: Value, proj: Projection) -> ScimResult<Out> {
+    let mut incoming = normalize(kind, &body)?;
+    let password_hash = hash(ctx, incoming.password.take()).await?;
+    let (tenant, base) = (ctx.tenant_id.clone(), ctx.base.clone());
+    ctx.state
+        .db
+        .run(move |c| {
+            let s = store::create(c, &tenant, kind, incoming, password_hash, &now())?;
+            render_out(c, kind, &base, &s, &proj, true)
+        })
+        .await
+}
+
+/// GET one resource.
+///
+/// # Errors
+/// 404 and storage errors.
+pub async fn get(ctx: &Ctx, kind: Kind, id: String, proj: Projection) -> ScimResult<Out> {
+    let (tenant, base) = (ctx.tenant_id.clone(), ctx.base.clone());
+    ctx.state
+        .db
+        .run(move |c| {
+            let s = store::find(c, &tenant, kind, &id)?
+                .ok_or_else(|| ScimError::not_found(kind.name(), &id))?;
+            render_out(c, kind, &base, &s, &proj, true)
+        })
+        .await
+}
+
+/// PUT one resource.
+///
+/// # Errors
+/// 404, 412, validation and uniqueness errors.
+pub async fn replace(
+    ctx: &Ctx,
+    kind: Kind,
+    id: String,
+    body: Value,
+    pre: Precondition,
+    proj: Projection,
+) -> ScimResult<Out> {
+    let mut incoming = normalize(kind, &body)?;
+    let password_hash = hash(ctx, incoming.password.take()).await?;
+    let (tenant, base) = (ctx.tenant_id.clone(), ctx.base.clone());
+    ctx.state
+        .db
+        .run(move |c| {
+            let s = store::replace(
+                c,
+                Key {
+                    tenant: &tenant,
+                    kind,
+                    id: &id,
+                },
+                incoming,
+                password_hash,
+                &pre,
+                &now(),
+            )?;
+            render_out(c, kind, &base, &s, &proj, true)
+        })
+        .await
+}
+
+/// PATCH one resource.
+///
+/// # Errors
+/// PATCH, 404, 412 and uniqueness errors.
+pub async fn patch(
+    ctx: &Ctx,
+    kind: Kind,
+    id: String,
+    body: Value,
+    pre: Precondition,
+    proj: Projection,
+) -> ScimResult<Out> {
+    let ops = patch::parse_ops(&body)?;
+    // Hash a new password before the transaction: argon2 must not hold the write lock. The
+    // document itself is patched inside the transaction, against the locked row.
+    let password_hash = match kind {
+        Kind::User => hash(ctx, patch::password_of(&ops)).await?,
+        Kind::Group => None,
+    };
+    let (tenant, base) = (ctx.tenant_id.clone(), ctx.base.clone());
+    ctx.state
+        .db
+        .run(move |c| {
+            let s = store::patch(
+                c,
+                Key {
+                    tenant: &tenant,
+                    kind,
+                    id: &id,
+                },
+                &ops,
+                password_hash,
+                &pre,
+                &now(),
+            )?;
+            render_out(c, kind, &base, &s, &proj, true)
+        })
+        .await
+}
+
+/// DELETE one resource.
+///
+/// # Errors
+/// 404, 412.
+pub async fn delete(ctx: &Ctx, kind: Kind, id: String, pre: Precondition) -> ScimResult<()> {
+    let tenant = ctx.tenant_id.clone();
+    ctx.state
+        .db
+        .run(move |c| store::delete(c, &tenant, kind, &id, &pre))
+        .await
+}
+
+/// List parameters as received (query string or SearchRequest body).
+#[derive(Debug, Default, Clone)]
+pub struct ListParams {
+    pub filter: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub start_index: Option<String>,
+    pub count: Option<String>,
+    pub attributes: Option<String>,
+    pub excluded: Option<String>,
+}
+
+fn int_param(name: &str, v: Option<&str>) -> ScimResult<Option<i64>> {
+    v.map(|s| {
+        s.trim().parse::<i64>().map_err(|_| {
+            ScimError::bad(ScimType::InvalidValue, format!("{name} must be an integer"))
+        })
+    })
+    .transpose()
+}
+
+/// GET a list, or POST `.search`.
+///
+/// # Errors
+/// `invalidFilter`, `invalidValue` for bad paging, storage errors.
+pub async fn list(ctx: &Ctx, kind: Kind, p: ListParams) -> ScimResult<Value> {
+    let proj = Projection::parse(kind, p.attributes.as_deref(), p.excluded.as_deref())?;
+    let filter = match p.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        None => None,
+        Some(f) => Some(
+            parse_filter(f).map_err(|e| ScimError::bad(ScimType::InvalidFilter, e.to_string()))?,
+        ),
+    };
+    let descending = match p.sort_order.as_deref().map(str::to_ascii_lowercase) {
+        None => false,
+        Some(o) if o == "ascending" => false,
+        Some(o) if o == "descending" => true,
+        Some(_) => {
+            return Err(ScimError::bad(
+                ScimType::InvalidValue,
+                "sortOrder must be ascending or descending",
+            ))
+        }
+    };
+    let start = int_param("startIndex", p.start_index.as_deref())?
+        .unwrap_or(1)
+        .max(1);
+    let count = int_param("count", p.count.as_deref())?
+        .unwrap_or(DEFAULT_COUNT)
+        .clamp(0, MAX_RESULTS);
+    let q = ListQuery {
+        filter,
+        sort_by: p.sort_by.filter(|s| !s.trim().is_empty()),
+        descending,
+        start,
+        count,
+    };
+    let (tenant, base) = (ctx.tenant_id.clone(), ctx.base.clone());
+    ctx.state
+        .db
+        .run(move |c| {
+            let (total, items) = store::list(c, &tenant, kind, &q)?;
+            let relation = match kind {
+                Kind::User => "groups",
+                Kind::Group => "members",
+            };
+            let ids: Vec<String> = items.iter().map(|s| s.id.clone()).collect();
+            let mut related = if proj.shows(relation) && !ids.is_empty() {
+                store::related(c, kind, &ids)?
+            } else {
+                Default::default()
+            };
+            let shown = proj.shows(relation);
+            let resources: Vec<Value> = items
+                .iter()
+                .map(|s| {
+                    let rel = related.remove(&s.id).unwrap_or_default();
+                    let meta = Meta {
+                        id: &s.id,
+                        created: &s.created,
+                        last_modified: &s.updated,
+                        version: s.version,
+                        base: &base,
+                    };
+                    proj.apply(
+                        kind,
+                        render(kind, &s.doc, &meta, shown.then_some(rel.as_slice())),
+                    )
+                })
+                .collect();
+            Ok(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                "totalResults": total,
+                "itemsPerPage": resources.len(),
+                "startIndex": start,
+                "Resources": resources,
+            }))
+        })
+        .await
+}
+
+/// A list across Users and Groups (the SCIM root): Users first, then Groups, paged over both.
+/// A filter naming an attribute only one type has matches nothing of the other type.
+///
+/// # Errors
+/// As [`list`]; `invalidFilter` only when the filter fits neither type.
+pub async fn list_root(ctx: &Ctx, p: ListParams) -> ScimResult<Value> {
+    let start = int_param("startIndex", p.start_index.as_deref())?
+        .unwrap_or(1)
+        .max(1);
+    let count = int_param("count", p.count.as_deref())?
+        .unwrap_or(DEFAULT_COUNT)
+        .clamp(0, MAX_RESULTS);
+    let mut totals = Vec::new();
+    let mut first_error = None;
+    for kind in [Kind::User, Kind::Group] {
+        let probe = ListParams {
+            start_index: None,
+            count: Some("0".into()),
+            ..p.clone()
+        };
+        match list(ctx, kind, probe).await {
+            Ok(v) => totals.push((kind, v["totalResults"].as_i64().unwrap_or(0))),
+            Err(e) if e.scim_type == Some(ScimType::InvalidFilter) => {
+                first_error.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if let (true, Some(e)) = (totals.is_empty(), first_error) {
+        return Err(e);
+    }
+    let total: i64 = totals.iter().map(|(_, t)| t).sum();
+    let (mut skip, mut remaining) = (start - 1, count);
+    let mut resources = Vec::new();
+    for (kind, kind_total) in totals {
+        if remaining == 0 {
+            break;
+        }
+        if skip >= kind_total {
+            skip -= kind_total;
+            continue;
+        }
+        let page = ListParams {
+            start_index: Some((skip + 1).to_string()),
+            count: Some(remaining.to_string()),
+            ..p.clone()
+        };
+        let v = list(ctx, kind, page).await?;
+        if let Some(items) = v["Resources"].as_array() {
+            remaining -= i64::try_from(items.len()).unwrap_or(remaining);
+            resources.extend(items.iter().cloned());
+        }
+        skip = 0;
+    }
+    Ok(json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "startIndex": start,
+        "Resources": resources,
+    }))
+}

@@ -1,0 +1,284 @@
+//! Tenants and their SCIM bearer tokens.
+
+use crate::auth::secret;
+use crate::db::schema::{scim_tokens, tenants};
+use crate::db::DbConn;
+use crate::scim::index::format_time;
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use std::fmt;
+use std::str::FromStr;
+
+/// How people get into a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The IdP pushes users over SCIM and is the source of truth.
+    Scim,
+    /// A user is created at their first valid IdP login.
+    Jit,
+    /// Nobody gets in without an invitation.
+    Invite,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Scim => "scim",
+            Mode::Jit => "jit",
+            Mode::Invite => "invite",
+        })
+    }
+}
+
+impl FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mode, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "scim" => Ok(Mode::Scim),
+            "jit" => Ok(Mode::Jit),
+            "invite" => Ok(Mode::Invite),
+            other => Err(format!("unknown mode {other:?}: use scim, jit or invite")),
+        }
+    }
+}
+
+/// A tenant row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tenants)]
+pub struct Tenant {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub mode: String,
+    pub created_at: String,
+}
+
+/// What can go wrong managing tenants and tokens.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    #[error("tenant {0:?} already exists")]
+    Exists(String),
+    #[error("no tenant {0:?}")]
+    NoTenant(String),
+    #[error("tenant {0:?} has no token named {1:?}")]
+    NoToken(String, String),
+    #[error("tenant {0:?} already has a token named {1:?}; pick another name or revoke it")]
+    TokenExists(String, String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Db(#[from] DieselError),
+}
+
+/// The current time in the stored format.
+pub fn now() -> String {
+    format_time(time::OffsetDateTime::now_utc())
+}
+
+/// A slug is what appears in URLs: lower-case letters, digits and `-`, 1 to 63 characters.
+///
+/// # Errors
+/// A message saying what is allowed.
+pub fn check_slug(slug: &str) -> Result<(), TenantError> {
+    let ok = !slug.is_empty()
+        && slug.len() <= 63
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(TenantError::Invalid(format!(
+            "invalid slug {slug:?}: use 1-63 lower-case letters, digits and '-'"
+        )))
+    }
+}
+
+/// Creates a tenant.
+///
+/// # Errors
+/// An invalid or taken slug.
+pub fn create(
+    c: &mut DbConn,
+    slug: &str,
+    name: Option<&str>,
+    mode: Mode,
+) -> Result<Tenant, TenantError> {
+    check_slug(slug)?;
+    let t = Tenant {
+        id: uuid::Uuid::new_v4().to_string(),
+        slug: slug.to_owned(),
+        name: name.unwrap_or(slug).to_owned(),
+        mode: mode.to_string(),
+        created_at: now(),
+    };
+    diesel::insert_into(tenants::table)
+        .values((
+            tenants::id.eq(&t.id),
+            tenants::slug.eq(&t.slug),
+            tenants::name.eq(&t.name),
+            tenants::mode.eq(&t.mode),
+            tenants::created_at.eq(&t.created_at),
+        ))
+        .execute(c)
+        .map_err(|e| match e {
+            e if crate::db::is_unique_violation(&e) => TenantError::Exists(slug.to_owned()),
+            e => e.into(),
+        })?;
+    Ok(t)
+}
+
+/// All tenants by slug.
+///
+/// # Errors
+/// Database errors.
+pub fn list(c: &mut DbConn) -> Result<Vec<Tenant>, TenantError> {
+    Ok(tenants::table
+        .order(tenants::slug)
+        .select(Tenant::as_select())
+        .load(c)?)
+}
+
+/// The tenant with this slug.
+///
+/// # Errors
+/// [`TenantError::NoTenant`].
+pub fn by_slug(c: &mut DbConn, slug: &str) -> Result<Tenant, TenantError> {
+    tenants::table
+        .filter(tenants::slug.eq(slug))
+        .select(Tenant::as_select())
+        .first(c)
+        .optional()?
+        .ok_or_else(|| TenantError::NoTenant(slug.to_owned()))
+}
+
+/// Switches a tenant's provisioning mode; users are kept.
+///
+/// # Errors
+/// [`TenantError::NoTenant`].
+pub fn set_mode(c: &mut DbConn, slug: &str, mode: Mode) -> Result<(), TenantError> {
+    let n = diesel::update(tenants::table.filter(tenants::slug.eq(slug)))
+        .set(tenants::mode.eq(mode.to_string()))
+        .execute(c)?;
+    if n == 0 {
+        return Err(TenantError::NoTenant(slug.to_owned()));
+    }
+    Ok(())
+}
+
+/// A SCIM token as listed (never the secret).
+#[derive(Debug, Clone, Queryable)]
+pub struct TokenInfo {
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+/// Creates a SCIM token and returns the secret, which is not stored and cannot be shown again.
+///
+/// # Errors
+/// Unknown tenant, taken name.
+pub fn create_token(c: &mut DbConn, slug: &str, name: &str) -> Result<String, TenantError> {
+    let t = by_slug(c, slug)?;
+    let token = secret::generate("mst_scim_");
+    diesel::insert_into(scim_tokens::table)
+        .values((
+            scim_tokens::id.eq(uuid::Uuid::new_v4().to_string()),
+            scim_tokens::tenant_id.eq(&t.id),
+            scim_tokens::name.eq(name),
+            scim_tokens::token_hash.eq(secret::hash(&token)),
+            scim_tokens::created_at.eq(now()),
+        ))
+        .execute(c)
+        .map_err(|e| match e {
+            e if crate::db::is_unique_violation(&e) => {
+                TenantError::TokenExists(slug.to_owned(), name.to_owned())
+            }
+            e => e.into(),
+        })?;
+    Ok(token)
+}
+
+/// A tenant's tokens by name.
+///
+/// # Errors
+/// Unknown tenant.
+pub fn list_tokens(c: &mut DbConn, slug: &str) -> Result<Vec<TokenInfo>, TenantError> {
+    let t = by_slug(c, slug)?;
+    Ok(scim_tokens::table
+        .filter(scim_tokens::tenant_id.eq(&t.id))
+        .order(scim_tokens::name)
+        .select((
+            scim_tokens::name,
+            scim_tokens::created_at,
+            scim_tokens::last_used_at,
+        ))
+        .load(c)?)
+}
+
+/// Revokes (deletes) a token; requests bearing it fail from the next one on.
+///
+/// # Errors
+/// Unknown tenant or token.
+pub fn revoke_token(c: &mut DbConn, slug: &str, name: &str) -> Result<(), TenantError> {
+    let t = by_slug(c, slug)?;
+    let n = diesel::delete(
+        scim_tokens::table
+            .filter(scim_tokens::tenant_id.eq(&t.id))
+            .filter(scim_tokens::name.eq(name)),
+    )
+    .execute(c)?;
+    if n == 0 {
+        return Err(TenantError::NoToken(slug.to_owned(), name.to_owned()));
+    }
+    Ok(())
+}
+
+/// The tenant a SCIM request may act on: found only when `token` belongs to tenant `slug`.
+#[derive(Debug, Clone)]
+pub struct ScimCaller {
+    pub tenant_id: String,
+    pub mode: String,
+    pub token_name: String,
+}
+
+/// Checks a bearer token against a tenant. Records the last use at most once a minute, so
+/// authentication does not turn every read into a write.
+///
+/// # Errors
+/// Database errors; `Ok(None)` for any token that does not open this tenant.
+pub fn authenticate(
+    c: &mut DbConn,
+    slug: &str,
+    token: &str,
+) -> Result<Option<ScimCaller>, DieselError> {
+    let found: Option<(String, String, String, String, Option<String>)> = scim_tokens::table
+        .inner_join(tenants::table.on(tenants::id.eq(scim_tokens::tenant_id)))
+        .filter(scim_tokens::token_hash.eq(secret::hash(token)))
+        .filter(tenants::slug.eq(slug))
+        .select((
+            tenants::id,
+            tenants::mode,
+            scim_tokens::id,
+            scim_tokens::name,
+            scim_tokens::last_used_at,
+        ))
+        .first(c)
+        .optional()?;
+    let Some((tenant_id, mode, token_id, token_name, last_used)) = found else {
+        return Ok(None);
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let stale = format_time(now - time::Duration::minutes(1));
+    if last_used.is_none_or(|t| t < stale) {
+        diesel::update(scim_tokens::table.filter(scim_tokens::id.eq(&token_id)))
+            .set(scim_tokens::last_used_at.eq(format_time(now)))
+            .execute(c)?;
+    }
+    Ok(Some(ScimCaller {
+        tenant_id,
+        mode,
+        token_name,
+    }))
+}
