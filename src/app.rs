@@ -46,6 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// # Errors
 /// When the server cannot start on the listener.
 pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    let workers = state.config.workers;
     let data = web::Data::new(state);
     Ok(HttpServer::new(move || {
         App::new()
@@ -54,6 +55,7 @@ pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server>
             .configure(routes)
             .default_service(web::to(crate::scim::http::not_found))
     })
+    .workers(workers)
     .listen(listener)?
     .run())
 }

@@ -6,6 +6,7 @@
 //! | `MUSTER_BIND` | `127.0.0.1:8080` | address the HTTP server listens on |
 //! | `MUSTER_PUBLIC_URL` | `http://<MUSTER_BIND>` | URL clients reach muster at (`meta.location`) |
 //! | `MUSTER_DB_POOL` | 16 (PostgreSQL), 8 (SQLite) | database connections per process |
+//! | `MUSTER_WORKERS` | number of CPUs | HTTP worker threads |
 
 use crate::db::DbUrl;
 use anyhow::{bail, Context};
@@ -17,6 +18,7 @@ pub struct Config {
     pub public_url: String,
     pub database: DbUrl,
     pub pool_size: u32,
+    pub workers: usize,
 }
 
 impl Config {
@@ -40,7 +42,15 @@ impl Config {
                 DbUrl::Sqlite(_) => 8,
             },
         };
-        Config::new(bind, public_url, database, pool_size)
+        let mut config = Config::new(bind, public_url, database, pool_size)?;
+        if let Some(v) = var("MUSTER_WORKERS") {
+            config.workers = v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .context("MUSTER_WORKERS must be a positive number")?;
+        }
+        Ok(config)
     }
 
     /// Builds a checked configuration.
@@ -62,6 +72,7 @@ impl Config {
             public_url,
             database,
             pool_size,
+            workers: std::thread::available_parallelism().map_or(2, usize::from),
         })
     }
 }

@@ -68,6 +68,8 @@ pub enum TenantError {
     Invalid(String),
     #[error(transparent)]
     Db(#[from] DieselError),
+    #[error(transparent)]
+    Storage(#[from] crate::db::DbError),
 }
 
 /// The current time in the stored format.

@@ -7,7 +7,7 @@ use super::error::{ScimError, ScimResult, ScimType};
 use super::filter::Filter;
 use super::index::{self, fold};
 use super::patch::{self, MemberOp, Op};
-use super::query::{sort_expr, Bind, Builder, FilterCompiler};
+use super::query::{sort_expr, Bind, Builder, FilterCompiler, Sql};
 use super::resource::{etag, Doc, Incoming, Related};
 use super::schema::Kind;
 use crate::db::{self, is_unique_violation, write_tx, DbConn, Dialect};
@@ -675,36 +675,24 @@ struct Count {
     n: i64,
 }
 
-/// Runs a filtered, sorted, paged list in the database: one COUNT and one page query.
+fn list_from(b: &mut Builder, tenant: &str, kind: Kind, q: &ListQuery) -> ScimResult<()> {
+    b.push(&format!(" FROM {} r WHERE r.tenant_id = ", table(kind)))
+        .text(tenant);
+    if let Some(f) = &q.filter {
+        b.push(" AND ");
+        FilterCompiler { b, tenant, kind }.compile(f)?;
+    }
+    Ok(())
+}
+
+/// The SQL of one page of a list (exposed so tests can ask the planner how it runs).
 ///
 /// # Errors
-/// `invalidFilter` for filters that do not compile; database errors.
-pub fn list(
-    c: &mut DbConn,
-    tenant: &str,
-    kind: Kind,
-    q: &ListQuery,
-) -> ScimResult<(i64, Vec<Stored>)> {
-    let dialect = c.dialect();
-    let from = |b: &mut Builder| -> ScimResult<()> {
-        b.push(&format!(" FROM {} r WHERE r.tenant_id = ", table(kind)))
-            .text(tenant);
-        if let Some(f) = &q.filter {
-            b.push(" AND ");
-            FilterCompiler { b, tenant, kind }.compile(f)?;
-        }
-        Ok(())
-    };
-    let mut b = Builder::new(dialect);
-    b.push("SELECT COUNT(*) AS n");
-    from(&mut b)?;
-    let total = db::load::<Count>(c, &b.sql)?.first().map_or(0, |r| r.n);
-    if q.count == 0 || q.start > total {
-        return Ok((total, Vec::new()));
-    }
+/// `invalidFilter`, `invalidValue` for an unknown `sortBy`.
+pub fn page_sql(dialect: Dialect, tenant: &str, kind: Kind, q: &ListQuery) -> ScimResult<Sql> {
     let mut b = Builder::new(dialect);
     b.push(&format!("SELECT {COLUMNS}"));
-    from(&mut b)?;
+    list_from(&mut b, tenant, kind, q)?;
     b.push(" ORDER BY ");
     if let Some(sort_by) = &q.sort_by {
         let expr = sort_expr(kind, sort_by)?;
@@ -716,7 +704,27 @@ pub fn list(
     b.bind(Bind::Int(q.count))
         .push(" OFFSET ")
         .bind(Bind::Int(q.start - 1));
-    let rows: Vec<Row> = db::load(c, &b.sql)?;
+    Ok(b.sql)
+}
+
+/// Runs a filtered, sorted, paged list in the database: one COUNT and one page query.
+///
+/// # Errors
+/// `invalidFilter` for filters that do not compile; database errors.
+pub fn list(
+    c: &mut DbConn,
+    tenant: &str,
+    kind: Kind,
+    q: &ListQuery,
+) -> ScimResult<(i64, Vec<Stored>)> {
+    let mut b = Builder::new(c.dialect());
+    b.push("SELECT COUNT(*) AS n");
+    list_from(&mut b, tenant, kind, q)?;
+    let total = db::load::<Count>(c, &b.sql)?.first().map_or(0, |r| r.n);
+    if q.count == 0 || q.start > total {
+        return Ok((total, Vec::new()));
+    }
+    let rows: Vec<Row> = db::load(c, &page_sql(c.dialect(), tenant, kind, q)?)?;
     let items = rows
         .into_iter()
         .map(Row::into_stored)

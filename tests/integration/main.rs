@@ -1,0 +1,7 @@
+//! Integration tests: muster's real HTTP API on a loopback port, each test on SQLite and on
+//! PostgreSQL. One test binary, so the crate links once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod util;
+
+mod users;
