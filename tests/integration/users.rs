@@ -106,7 +106,7 @@ async fn password_is_hashed_and_never_returned(app: TestApp) {
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(!hash.contains("correct horse"));
     let body = t
-        .get(&format!("/Users?filter=userName eq \"dan\""))
+        .get("/Users?filter=userName eq \"dan\"")
         .await
         .body
         .to_string();
