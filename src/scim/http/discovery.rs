@@ -118,7 +118,7 @@ pub async fn schema(
         .ok_or_else(|| ScimError::status(404, format!("no schema {id}")))
 }
 
-/// Any method but GET on a discovery endpoint.
+/// A method the endpoint does not serve (any but GET on discovery endpoints).
 pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     actix_web::ResponseError::error_response(&ScimError::status(
         405,

@@ -20,36 +20,49 @@ pub const MAX_BODY: usize = 1024 * 1024;
 
 /// The `/scim/v2/{tenant}` scope.
 pub fn scope() -> Scope {
-    let discovery_only = || web::to(discovery::method_not_allowed);
+    let not_allowed = || web::to(discovery::method_not_allowed);
+    // Every resource answers an unserved method with a SCIM 405 body.
     resources::routes(web::scope("/scim/v2/{tenant}"))
         .service(
             web::resource("/ServiceProviderConfig")
                 .route(web::get().to(discovery::service_provider_config))
-                .default_service(discovery_only()),
+                .default_service(not_allowed()),
         )
         .service(
             web::resource("/ResourceTypes")
                 .route(web::get().to(discovery::resource_types))
-                .default_service(discovery_only()),
+                .default_service(not_allowed()),
         )
         .service(
             web::resource("/ResourceTypes/{id}")
                 .route(web::get().to(discovery::resource_type))
-                .default_service(discovery_only()),
+                .default_service(not_allowed()),
         )
         .service(
             web::resource("/Schemas")
                 .route(web::get().to(discovery::schemas))
-                .default_service(discovery_only()),
+                .default_service(not_allowed()),
         )
         .service(
             web::resource("/Schemas/{id}")
                 .route(web::get().to(discovery::schema))
-                .default_service(discovery_only()),
+                .default_service(not_allowed()),
         )
-        .service(web::resource("/Bulk").route(web::post().to(bulk::bulk)))
-        .service(web::resource("/.search").route(web::post().to(resources::root_search)))
-        .service(web::resource(["", "/"]).route(web::get().to(resources::root_list)))
+        .service(
+            web::resource("/Bulk")
+                .route(web::post().to(bulk::bulk))
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/.search")
+                .route(web::post().to(resources::root_search))
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource(["", "/"])
+                .route(web::get().to(resources::root_list))
+                .default_service(not_allowed()),
+        )
         .service(web::resource("/Me").to(discovery::me))
         .service(web::resource("/Me/{rest:.*}").to(discovery::me))
         .default_service(web::to(not_found))
