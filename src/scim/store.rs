@@ -91,11 +91,7 @@ pub struct Precondition {
 impl Precondition {
     fn check(&self, current: &Stored) -> ScimResult<()> {
         match &self.if_match {
-            Some(tags)
-                if !tags
-                    .split(',')
-                    .any(|t| t.trim() == "*" || t.trim() == etag(current.version)) =>
-            {
+            Some(tags) if !tags.split(',').any(|t| etag_matches(t, current.version)) => {
                 Err(ScimError::status(
                     412,
                     format!(
@@ -107,6 +103,12 @@ impl Precondition {
             _ => Ok(()),
         }
     }
+}
+
+/// Weak comparison (RFC 9110 §8.8.3.2): `W/"3"`, `"3"` and `*` all match version 3.
+pub fn etag_matches(tag: &str, version: i64) -> bool {
+    let tag = tag.trim();
+    tag == "*" || tag.trim_start_matches("W/") == etag(version).trim_start_matches("W/")
 }
 
 /// Reads one resource of a tenant.

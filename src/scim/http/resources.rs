@@ -6,7 +6,7 @@ use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::resource::{etag, Projection};
 use crate::scim::schema::Kind;
 use crate::scim::service::{self, ListParams};
-use crate::scim::store::Precondition;
+use crate::scim::store::{etag_matches, Precondition};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, Scope};
 use serde_json::Value;
