@@ -34,19 +34,36 @@ pub struct Out {
     pub location: String,
 }
 
+impl Ctx {
+    /// Runs `op` (a store call given the tenant id) on the blocking pool and renders the
+    /// resource it returns, in the same trip.
+    async fn then_render<F>(&self, kind: Kind, proj: Projection, op: F) -> ScimResult<Out>
+    where
+        F: FnOnce(&mut DbConn, &str) -> ScimResult<Stored> + Send + 'static,
+    {
+        let (tenant, base) = (self.tenant_id.clone(), self.base.clone());
+        self.state
+            .db
+            .run(move |c| {
+                let s = op(c, &tenant)?;
+                render_out(c, kind, &base, &s, &proj)
+            })
+            .await
+    }
+}
+
 fn render_out(
     c: &mut DbConn,
     kind: Kind,
     base: &str,
     s: &Stored,
     proj: &Projection,
-    related_by_default: bool,
 ) -> ScimResult<Out> {
     let relation = match kind {
         Kind::User => "groups",
         Kind::Group => "members",
     };
-    let wanted = proj.shows(relation) && (related_by_default || proj.names(relation));
+    let wanted = proj.shows(relation);
     let related = if wanted {
         store::related(c, kind, std::slice::from_ref(&s.id))?.remove(&s.id)
     } else {
@@ -92,14 +109,10 @@ async fn hash(ctx: &Ctx, password: Option<String>) -> ScimResult<Option<String>>
 pub async fn create(ctx: &Ctx, kind: Kind, body: Value, proj: Projection) -> ScimResult<Out> {
     let mut incoming = normalize(kind, &body)?;
     let password_hash = hash(ctx, incoming.password.take()).await?;
-    let (tenant, base) = (ctx.tenant_id.clone(), ctx.base.clone());
-    ctx.state
-        .db
-        .run(move |c| {
-            let s = store::create(c, &tenant, kind, incoming, password_hash, &now())?;
-            render_out(c, kind, &base, &s, &proj, true)
-        })
-        .await
+    ctx.then_render(kind, proj, move |c, tenant| {
+        store::create(c, tenant, kind, incoming, password_hash, &now())
+    })
+    .await
 }
 
 /// GET one resource.
@@ -107,15 +120,10 @@ pub async fn create(ctx: &Ctx, kind: Kind, body: Value, proj: Projection) -> Sci
 /// # Errors
 /// 404 and storage errors.
 pub async fn get(ctx: &Ctx, kind: Kind, id: String, proj: Projection) -> ScimResult<Out> {
-    let (tenant, base) = (ctx.tenant_id.clone(), ctx.base.clone());
-    ctx.state
-        .db
-        .run(move |c| {
-            let s = store::find(c, &tenant, kind, &id)?
-                .ok_or_else(|| ScimError::not_found(kind.name(), &id))?;
-            render_out(c, kind, &base, &s, &proj, true)
-        })
-        .await
+    ctx.then_render(kind, proj, move |c, tenant| {
+        store::find(c, tenant, kind, &id)?.ok_or_else(|| ScimError::not_found(kind.name(), &id))
+    })
+    .await
 }
 
 /// PUT one resource.
@@ -132,25 +140,15 @@ pub async fn replace(
 ) -> ScimResult<Out> {
     let mut incoming = normalize(kind, &body)?;
     let password_hash = hash(ctx, incoming.password.take()).await?;
-    let (tenant, base) = (ctx.tenant_id.clone(), ctx.base.clone());
-    ctx.state
-        .db
-        .run(move |c| {
-            let s = store::replace(
-                c,
-                Key {
-                    tenant: &tenant,
-                    kind,
-                    id: &id,
-                },
-                incoming,
-                password_hash,
-                &pre,
-                &now(),
-            )?;
-            render_out(c, kind, &base, &s, &proj, true)
-        })
-        .await
+    ctx.then_render(kind, proj, move |c, tenant| {
+        let key = Key {
+            tenant,
+            kind,
+            id: &id,
+        };
+        store::replace(c, key, incoming, password_hash, &pre, &now())
+    })
+    .await
 }
 
 /// PATCH one resource.
@@ -172,25 +170,15 @@ pub async fn patch(
         Kind::User => hash(ctx, patch::password_of(&ops)).await?,
         Kind::Group => None,
     };
-    let (tenant, base) = (ctx.tenant_id.clone(), ctx.base.clone());
-    ctx.state
-        .db
-        .run(move |c| {
-            let s = store::patch(
-                c,
-                Key {
-                    tenant: &tenant,
-                    kind,
-                    id: &id,
-                },
-                &ops,
-                password_hash,
-                &pre,
-                &now(),
-            )?;
-            render_out(c, kind, &base, &s, &proj, true)
-        })
-        .await
+    ctx.then_render(kind, proj, move |c, tenant| {
+        let key = Key {
+            tenant,
+            kind,
+            id: &id,
+        };
+        store::patch(c, key, &ops, password_hash, &pre, &now())
+    })
+    .await
 }
 
 /// DELETE one resource.

@@ -18,19 +18,22 @@ pub fn routes(mut s: Scope) -> Scope {
         s = s
             .service(
                 web::resource(format!("/{ep}/.search"))
-                    .route(web::post().to(move |r, p| search(kind, r, p))),
+                    .route(web::post().to(move |r, p| search(kind, r, p)))
+                    .default_service(web::to(method_not_allowed)),
             )
             .service(
                 web::resource(format!("/{ep}"))
                     .route(web::get().to(move |r| list(kind, r)))
-                    .route(web::post().to(move |r, p| create(kind, r, p))),
+                    .route(web::post().to(move |r, p| create(kind, r, p)))
+                    .default_service(web::to(method_not_allowed)),
             )
             .service(
                 web::resource(format!("/{ep}/{{id}}"))
                     .route(web::get().to(move |r| get(kind, r)))
                     .route(web::put().to(move |r, p| replace(kind, r, p)))
                     .route(web::patch().to(move |r, p| patch(kind, r, p)))
-                    .route(web::delete().to(move |r| delete(kind, r))),
+                    .route(web::delete().to(move |r| delete(kind, r)))
+                    .default_service(web::to(method_not_allowed)),
             );
     }
     s
@@ -148,10 +151,7 @@ async fn get(kind: Kind, req: HttpRequest) -> ScimResult<HttpResponse> {
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|h| h.to_str().ok())
-        .is_some_and(|tags| {
-            tags.split(',')
-                .any(|t| t.trim() == etag(out.version) || t.trim() == "*")
-        });
+        .is_some_and(|tags| tags.split(',').any(|t| etag_matches(t, out.version)));
     if unchanged {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag(out.version)))
