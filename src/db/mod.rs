@@ -109,7 +109,8 @@ impl Db {
         let manager = ConnectionManager::<DbConn>::new(conn_url);
         let pool = Pool::builder()
             .max_size(max_size)
-            .min_idle(Some(1))
+            // No connection before migrations ran: each one then loads the final schema.
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(30))
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)?;

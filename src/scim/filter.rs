@@ -125,7 +125,9 @@ pub enum CompValue {
     /// A quoted string, or an unquoted token that is not a number/boolean/null.
     Str(String),
     /// A JSON number (always finite).
-    Num(f64),
+    /// A number, with its text as written: a string attribute compares with the text
+    /// (`externalId eq 1.50` means the string "1.50").
+    Num(f64, String),
     /// `true` or `false` (any case).
     Bool(bool),
     /// `null` (any case).
@@ -137,7 +139,7 @@ impl fmt::Display for CompValue {
         match self {
             // Debug-quoting is not JSON-quoting, so go through serde_json.
             CompValue::Str(s) => f.write_str(&Value::String(s.clone()).to_string()),
-            CompValue::Num(n) => write!(f, "{n}"),
+            CompValue::Num(_, raw) => f.write_str(raw),
             CompValue::Bool(b) => write!(f, "{b}"),
             CompValue::Null => f.write_str("null"),
         }
@@ -660,7 +662,7 @@ impl<'a> Parser<'a> {
         }
         if is_json_number(token) {
             return match token.parse::<f64>() {
-                Ok(n) if n.is_finite() => Ok(CompValue::Num(n)),
+                Ok(n) if n.is_finite() => Ok(CompValue::Num(n, token.to_string())),
                 _ => self.fail(start, format!("number '{token}' is out of range")),
             };
         }
@@ -1079,8 +1081,8 @@ fn equals(attr: &Value, value: &CompValue, exact: &dyn Fn() -> bool) -> bool {
         (CompValue::Str(s), Value::Number(n)) => {
             matches!((parse_num(s), n.as_f64()), (Some(a), Some(b)) if num_eq(a, b))
         }
-        (CompValue::Num(x), Value::Number(n)) => n.as_f64().is_some_and(|n| num_eq(n, *x)),
-        (CompValue::Num(x), Value::String(t)) => parse_num(t).is_some_and(|n| num_eq(n, *x)),
+        (CompValue::Num(x, _), Value::Number(n)) => n.as_f64().is_some_and(|n| num_eq(n, *x)),
+        (CompValue::Num(x, _), Value::String(t)) => parse_num(t).is_some_and(|n| num_eq(n, *x)),
         (CompValue::Bool(b), Value::Bool(c)) => b == c,
         (CompValue::Bool(b), Value::String(t)) => parse_bool(t) == Some(*b),
         (CompValue::Null, Value::Null) => true,
@@ -1097,7 +1099,7 @@ fn text_match(attr: &Value, op: CompareOp, value: &CompValue, exact: bool) -> bo
     };
     let needle = match value {
         CompValue::Str(s) => s.clone(),
-        CompValue::Num(n) => n.to_string(),
+        CompValue::Num(_, raw) => raw.clone(),
         CompValue::Bool(_) | CompValue::Null => return false,
     };
     let (hay, needle) = if exact {
@@ -1121,9 +1123,9 @@ fn order(attr: &Value, value: &CompValue, exact: &dyn Fn() -> bool) -> Option<Or
         } else {
             t.to_lowercase().cmp(&s.to_lowercase())
         }),
-        (CompValue::Num(x), Value::Number(n)) => n.as_f64()?.partial_cmp(x),
+        (CompValue::Num(x, _), Value::Number(n)) => n.as_f64()?.partial_cmp(x),
         (CompValue::Str(s), Value::Number(n)) => n.as_f64()?.partial_cmp(&parse_num(s)?),
-        (CompValue::Num(x), Value::String(t)) => parse_num(t)?.partial_cmp(x),
+        (CompValue::Num(x, _), Value::String(t)) => parse_num(t)?.partial_cmp(x),
         _ => None,
     }
 }
@@ -1224,8 +1226,11 @@ mod tests {
         assert_eq!(
             parse("a EQ 1 AND b Pr OR NOT (c gE 2)"),
             or(
-                and(eq("a", CompValue::Num(1.0)), Filter::Present(ap("b"))),
-                not(cmp(ap("c"), CompareOp::Ge, CompValue::Num(2.0)))
+                and(
+                    eq("a", CompValue::Num(1.0, "1".into())),
+                    Filter::Present(ap("b"))
+                ),
+                not(cmp(ap("c"), CompareOp::Ge, CompValue::Num(2.0, "2".into())))
             )
         );
         assert_eq!(
@@ -1243,9 +1248,9 @@ mod tests {
     #[test]
     fn precedence_and_associativity() {
         let (a, b, c) = (
-            eq("a", CompValue::Num(1.0)),
-            eq("b", CompValue::Num(2.0)),
-            eq("c", CompValue::Num(3.0)),
+            eq("a", CompValue::Num(1.0, "1".into())),
+            eq("b", CompValue::Num(2.0, "2".into())),
+            eq("c", CompValue::Num(3.0, "3".into())),
         );
         assert_eq!(
             parse("a eq 1 or b eq 2 and c eq 3"),
@@ -1281,7 +1286,7 @@ mod tests {
 
     #[test]
     fn not_forms() {
-        let a = eq("a", CompValue::Num(1.0));
+        let a = eq("a", CompValue::Num(1.0, "1".into()));
         assert_eq!(parse("not (a eq 1)"), not(a.clone()));
         assert_eq!(parse("not(a eq 1)"), not(a.clone()));
         assert_eq!(parse("not  \t(  a eq 1  )"), not(a.clone()));
@@ -1446,7 +1451,7 @@ mod tests {
         ] {
             assert_eq!(
                 parse(&format!("x gt {text}")),
-                cmp(ap("x"), CompareOp::Gt, CompValue::Num(n)),
+                cmp(ap("x"), CompareOp::Gt, CompValue::Num(n, text.to_string())),
                 "{text}"
             );
         }
@@ -1548,7 +1553,10 @@ mod tests {
         );
         assert_eq!(
             parse("(a eq 1)and(b eq 2)"),
-            and(eq("a", CompValue::Num(1.0)), eq("b", CompValue::Num(2.0)))
+            and(
+                eq("a", CompValue::Num(1.0, "1".into())),
+                eq("b", CompValue::Num(2.0, "2".into()))
+            )
         );
     }
 

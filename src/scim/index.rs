@@ -9,6 +9,7 @@
 use super::resource::Doc;
 use super::schema::{index_path, AttrType, Attribute, Kind, REGISTRY};
 use serde_json::Value;
+use sha2::Digest;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 use unicode_normalization::UnicodeNormalization;
@@ -27,13 +28,26 @@ pub fn fold(s: &str) -> String {
     s.nfc().collect::<String>().to_lowercase()
 }
 
-/// Normalises a string for an attribute with the given `caseExact`.
+/// Values longer than this (in bytes) are indexed as a prefix plus a hash of the whole value.
+const MAX_KEY: usize = 512;
+/// How much of a long value is kept readable in its key.
+const KEY_PREFIX: usize = 400;
+
+/// Normalises a string for an attribute with the given `caseExact`, as stored in the index and
+/// compared by filters. A long value becomes its first 400 bytes, `#` and a SHA-256 of the whole,
+/// which keeps equality exact while staying under PostgreSQL's btree row limit (certificates
+/// and data URLs run to kilobytes); prefix and substring filters see the first 400 bytes.
 pub fn norm_str(s: &str, case_exact: bool) -> String {
-    if case_exact {
-        s.to_owned()
-    } else {
-        fold(s)
+    let v = if case_exact { s.to_owned() } else { fold(s) };
+    if v.len() <= MAX_KEY {
+        return v;
     }
+    let mut cut = KEY_PREFIX;
+    while !v.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let digest = hex::encode(sha2::Sha256::digest(v.as_bytes()));
+    format!("{}#{}", &v[..cut], &digest[..40])
 }
 
 /// Parses an xsd:dateTime (RFC 3339; a missing offset is taken as UTC) into the fixed format
@@ -152,6 +166,17 @@ mod tests {
         assert_eq!(find("emails.value").as_deref(), Some("a@x.org"));
         let ext = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:employeenumber";
         assert_eq!(find(ext).as_deref(), Some("e7"));
+    }
+
+    #[test]
+    fn long_values_get_bounded_exact_keys() {
+        let a = "x".repeat(5000);
+        let b = format!("{}y", "x".repeat(4999));
+        assert!(norm_str(&a, true).len() <= MAX_KEY);
+        assert_ne!(norm_str(&a, true), norm_str(&b, true));
+        assert_eq!(norm_str(&a.to_uppercase(), false), norm_str(&a, true));
+        let multibyte = "é".repeat(400);
+        assert!(norm_str(&multibyte, true).starts_with("éé"));
     }
 
     #[test]

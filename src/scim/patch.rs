@@ -103,21 +103,22 @@ pub fn parse_ops(body: &Value) -> ScimResult<Vec<Op>> {
 }
 
 /// The new password an operation list sets, if any: found before the transaction so it can be
-/// hashed outside it.
-pub fn password_of(ops: &[Op]) -> Option<String> {
-    let is_pw = |k: &str| k.eq_ignore_ascii_case("password");
-    ops.iter()
-        .rev()
-        .filter(|op| op.kind != OpKind::Remove)
-        .filter_map(|op| match (&op.path, &op.value) {
-            (Some(p), Some(Value::String(s))) if is_pw(p) => Some(s.clone()),
-            (None, Some(Value::Object(o))) => o
-                .iter()
-                .find(|(k, _)| is_pw(k))
-                .and_then(|(_, v)| v.as_str().map(str::to_owned)),
-            _ => None,
-        })
-        .next()
+/// hashed outside it. The operations run against an empty document, each on its own, so every
+/// way of naming `password` (bare, URN-qualified, inside a path-less value) is recognised exactly
+/// as [`apply`] recognises it.
+pub fn password_of(kind: Kind, ops: &[Op]) -> Option<String> {
+    let mut p = Patcher {
+        kind,
+        out: Patched {
+            doc: Doc::new(),
+            password: None,
+            members: Vec::new(),
+        },
+    };
+    for op in ops {
+        let _ = p.op(op);
+    }
+    p.out.password
 }
 
 /// Applies `ops` to a copy of `doc`.
@@ -697,7 +698,7 @@ fn literals(f: &Filter, attr: &Attribute) -> Option<Map<String, Value>> {
             let v = match value {
                 CompValue::Str(s) => Value::from(s.as_str()),
                 CompValue::Bool(b) => Value::Bool(*b),
-                CompValue::Num(n) => serde_json::Number::from_f64(*n).map(Value::Number)?,
+                CompValue::Num(n, _) => serde_json::Number::from_f64(*n).map(Value::Number)?,
                 CompValue::Null => return None,
             };
             let mut m = Map::new();

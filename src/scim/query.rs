@@ -82,9 +82,6 @@ impl Builder {
 enum Scope<'a> {
     /// The resource row `r`.
     Top,
-    /// One element of a complex attribute: the anchor row alias, the attribute's extension URN
-    /// (if any) and the attribute.
-    Elem(&'a str, Option<&'static str>, &'a Attribute),
     /// One membership row alias, for `members[...]` / `groups[...]`.
     Member(&'a str, Kind),
 }
@@ -176,27 +173,6 @@ impl FilterCompiler<'_> {
     ) -> ScimResult<()> {
         match scope {
             Scope::Top => self.top_leaf(path, cmp),
-            Scope::Elem(anchor, ext, attr) => {
-                if path.sub.is_some() || path.urn.is_some() {
-                    return Err(bad_filter(format!("{} is not a sub-attribute", show(path))));
-                }
-                let sub = attr.sub(&path.name).ok_or_else(|| {
-                    bad_filter(format!("{} has no sub-attribute {}", attr.name, path.name))
-                })?;
-                let a = self.b.alias();
-                self.b.push(&format!(
-                    "EXISTS (SELECT 1 FROM attrs {a} WHERE {a}.resource_id = {anchor}.resource_id \
-                     AND {a}.elem = {anchor}.elem AND {a}.path = "
-                ));
-                self.b
-                    .text(super::schema::index_path(ext, &attr.name, Some(&sub.name)));
-                if let Some((op, v)) = cmp {
-                    self.b.push(" AND ");
-                    self.value_cond(&a, sub, op, v)?;
-                }
-                self.b.push(")");
-                Ok(())
-            }
             Scope::Member(m, kind) => {
                 let column = member_column(kind, path)?;
                 match cmp {
@@ -252,14 +228,9 @@ impl FilterCompiler<'_> {
         let sub_name = (!std::ptr::eq(leaf, attr)).then_some(leaf.name.as_str());
         let a = self.b.alias();
         self.b.push(&format!(
-            "r.id IN (SELECT {a}.resource_id FROM attrs {a} WHERE {a}.tenant_id = "
+            "r.id IN (SELECT {a}.resource_id FROM attrs {a} WHERE "
         ));
-        self.b.text(self.tenant);
-        self.b.push(&format!(" AND {a}.rtype = "));
-        self.b.text(self.kind.name());
-        self.b.push(&format!(" AND {a}.path = "));
-        self.b
-            .text(super::schema::index_path(ext, &attr.name, sub_name));
+        self.attrs_scope(&a, super::schema::index_path(ext, &attr.name, sub_name));
         if let Some((op, v)) = cmp {
             self.b.push(" AND ");
             self.value_cond(&a, leaf, op, v)?;
@@ -349,20 +320,126 @@ impl FilterCompiler<'_> {
             self.b.push(")");
             return Ok(());
         }
-        let e = self.b.alias();
-        self.b.push(&format!(
-            "r.id IN (SELECT {e}.resource_id FROM attrs {e} WHERE {e}.tenant_id = "
-        ));
-        self.b.text(self.tenant);
-        self.b.push(&format!(" AND {e}.rtype = "));
-        self.b.text(self.kind.name());
-        self.b.push(&format!(" AND {e}.path = "));
-        self.b
-            .text(super::schema::index_path(extension, &attr.name, None));
-        self.b.push(" AND ");
-        self.node(filter, Scope::Elem(&e, extension, attr))?;
-        self.b.push(")");
+        let v = self.b.alias();
+        self.b.push("r.id IN (SELECT ");
+        self.b.push(&format!("{v}.resource_id FROM ("));
+        self.elements(filter, extension, attr)?;
+        self.b.push(&format!(") {v})"));
         Ok(())
+    }
+
+    /// Writes a SELECT of the `(resource_id, elem)` pairs: the elements of `attr` that `f`
+    /// matches. `and`/`or`/`not` become INTERSECT/UNION/EXCEPT of index lookups, so a value
+    /// path is driven by its values (`emails[type eq "work"].value eq "x"` starts from the
+    /// rows whose value is "x"), never by a scan of every element in the tenant.
+    fn elements(
+        &mut self,
+        f: &Filter,
+        ext: Option<&'static str>,
+        attr: &Attribute,
+    ) -> ScimResult<()> {
+        match f {
+            Filter::And(a, b) => self.compound(a, "INTERSECT", b, ext, attr),
+            Filter::Or(a, b) => self.compound(a, "UNION", b, ext, attr),
+            Filter::Not(inner) => self.complement(inner, ext, attr),
+            Filter::Present(p) => self.element_rows(p, None, ext, attr),
+            Filter::Compare { path, op, value } => match (op, value) {
+                (CompareOp::Eq, CompValue::Null) => {
+                    self.complement(&Filter::Present(path.clone()), ext, attr)
+                }
+                (CompareOp::Ne, CompValue::Null) => self.element_rows(path, None, ext, attr),
+                (CompareOp::Ne, v) => {
+                    let eq = Filter::Compare {
+                        path: path.clone(),
+                        op: CompareOp::Eq,
+                        value: v.clone(),
+                    };
+                    self.complement(&eq, ext, attr)
+                }
+                (op, v) => self.element_rows(path, Some((*op, v)), ext, attr),
+            },
+            Filter::ValuePath { .. } => Err(bad_filter("value paths cannot be nested")),
+        }
+    }
+
+    fn compound(
+        &mut self,
+        a: &Filter,
+        op: &str,
+        b: &Filter,
+        ext: Option<&'static str>,
+        attr: &Attribute,
+    ) -> ScimResult<()> {
+        // Each side is wrapped in a derived table: SQLite allows no parentheses around the
+        // members of a compound SELECT.
+        let (l, r) = (self.b.alias(), self.b.alias());
+        self.b
+            .push(&format!("SELECT {l}.resource_id, {l}.elem FROM ("));
+        self.elements(a, ext, attr)?;
+        self.b.push(&format!(
+            ") {l} {op} SELECT {r}.resource_id, {r}.elem FROM ("
+        ));
+        self.elements(b, ext, attr)?;
+        self.b.push(&format!(") {r}"));
+        Ok(())
+    }
+
+    /// Every element of `attr` (its anchor rows) except those `f` matches.
+    fn complement(
+        &mut self,
+        f: &Filter,
+        ext: Option<&'static str>,
+        attr: &Attribute,
+    ) -> ScimResult<()> {
+        let (all, hit) = (self.b.alias(), self.b.alias());
+        self.b.push(&format!(
+            "SELECT {all}.resource_id, {all}.elem FROM attrs {all} WHERE "
+        ));
+        self.attrs_scope(&all, super::schema::index_path(ext, &attr.name, None));
+        self.b.push(&format!(
+            " EXCEPT SELECT {hit}.resource_id, {hit}.elem FROM ("
+        ));
+        self.elements(f, ext, attr)?;
+        self.b.push(&format!(") {hit}"));
+        Ok(())
+    }
+
+    /// The elements whose sub-attribute `path` is present (`cmp` None) or compares true.
+    fn element_rows(
+        &mut self,
+        path: &AttrPath,
+        cmp: Option<(CompareOp, &CompValue)>,
+        ext: Option<&'static str>,
+        attr: &Attribute,
+    ) -> ScimResult<()> {
+        if path.sub.is_some() || path.urn.is_some() {
+            return Err(bad_filter(format!("{} is not a sub-attribute", show(path))));
+        }
+        let sub = attr.sub(&path.name).ok_or_else(|| {
+            bad_filter(format!("{} has no sub-attribute {}", attr.name, path.name))
+        })?;
+        let a = self.b.alias();
+        self.b.push(&format!(
+            "SELECT {a}.resource_id, {a}.elem FROM attrs {a} WHERE "
+        ));
+        self.attrs_scope(
+            &a,
+            super::schema::index_path(ext, &attr.name, Some(&sub.name)),
+        );
+        if let Some((op, v)) = cmp {
+            self.b.push(" AND ");
+            self.value_cond(&a, sub, op, v)?;
+        }
+        Ok(())
+    }
+
+    /// `a.tenant_id = ? AND a.rtype = ? AND a.path = ?`: the prefix of `attrs_lookup`.
+    fn attrs_scope(&mut self, a: &str, path: String) {
+        self.b.push(&format!("{a}.tenant_id = ")).text(self.tenant);
+        self.b
+            .push(&format!(" AND {a}.rtype = "))
+            .text(self.kind.name());
+        self.b.push(&format!(" AND {a}.path = ")).text(path);
     }
 
     /// The comparison of one attrs row `a` against a literal, by the attribute's type.
@@ -398,7 +475,7 @@ impl FilterCompiler<'_> {
             }
             AttrType::Integer | AttrType::Decimal => {
                 let n = match v {
-                    CompValue::Num(n) => *n,
+                    CompValue::Num(n, _) => *n,
                     CompValue::Str(s) => s
                         .trim()
                         .parse::<f64>()
@@ -487,8 +564,7 @@ fn escape_like(s: &str) -> String {
 fn as_text(v: &CompValue, case_exact: bool) -> String {
     let s = match v {
         CompValue::Str(s) => s.clone(),
-        CompValue::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", *n as i64),
-        CompValue::Num(n) => n.to_string(),
+        CompValue::Num(_, raw) => raw.clone(),
         CompValue::Bool(b) => b.to_string(),
         CompValue::Null => String::new(),
     };
@@ -574,8 +650,20 @@ pub fn sort_expr(kind: Kind, sort_by: &str) -> ScimResult<String> {
     } else {
         "val"
     };
-    let path = super::schema::index_path(ext, &attr.name, sub_name).replace('\'', "''");
+    let quote = |p: String| p.replace('\'', "''");
+    let path = quote(super::schema::index_path(ext, &attr.name, sub_name));
+    let first = format!(
+        "(SELECT s.{column} FROM attrs s WHERE s.resource_id = r.id AND s.path = '{path}' \
+         ORDER BY s.elem LIMIT 1)"
+    );
+    if !attr.multi_valued || attr.sub("primary").is_none() {
+        return Ok(first);
+    }
+    // A multi-valued attribute sorts by its primary value, else its first (RFC 7644 §3.4.2.3).
+    let primary = quote(super::schema::index_path(ext, &attr.name, Some("primary")));
     Ok(format!(
-        "(SELECT MIN(s.{column}) FROM attrs s WHERE s.resource_id = r.id AND s.path = '{path}')"
+        "COALESCE((SELECT s.{column} FROM attrs s JOIN attrs p ON p.resource_id = s.resource_id \
+         AND p.elem = s.elem AND p.path = '{primary}' AND p.val = 'true' \
+         WHERE s.resource_id = r.id AND s.path = '{path}'), {first})"
     ))
 }

@@ -54,8 +54,28 @@ pub fn normalize(kind: Kind, body: &Value) -> ScimResult<Incoming> {
                     incoming.doc.insert("externalId".into(), v);
                 }
             }
-            Some(Target::Attr { attr, .. }) => {
+            Some(Target::Attr {
+                extension: None,
+                attr,
+                ..
+            }) => {
                 accept_attr(kind, attr, value, &mut incoming)?;
+            }
+            // An extension attribute written without its URN (`"manager": {...}`).
+            Some(Target::Attr {
+                extension: Some(urn),
+                attr,
+                ..
+            }) if attr.mutability != Mutability::ReadOnly => {
+                if let Some(v) = coerce(attr, value)? {
+                    let ext = incoming
+                        .doc
+                        .entry(urn.to_owned())
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let Value::Object(ext) = ext {
+                        ext.entry(attr.name.clone()).or_insert(v);
+                    }
+                }
             }
             // id, meta, schemas, unknown names and unknown URNs: ignored.
             _ => {}
@@ -153,7 +173,7 @@ pub fn member_ids(value: &Value) -> ScimResult<Vec<String>> {
             .and_then(|(_, v)| v.as_str())
             .or_else(|| item.as_str());
         match id {
-            Some(id) if !id.is_empty() => ids.push(id.to_owned()),
+            Some(id) if !id.is_empty() && !id.contains('\0') => ids.push(id.to_owned()),
             _ => return Err(invalid("members", "objects with a string \"value\"")),
         }
     }
@@ -223,6 +243,10 @@ fn coerce_one(attr: &Attribute, value: &Value) -> ScimResult<Option<Value>> {
     }
     match attr.kind {
         AttrType::Complex => {
+            // Entra sends `"manager": "<id>"`: a bare string is the `value` sub-attribute.
+            if let (Value::String(_), Some(sub)) = (value, attr.sub("value")) {
+                return Ok(coerce_one(sub, value)?.map(|v| json!({ sub.name.clone(): v })));
+            }
             let Some(obj) = value.as_object() else {
                 return Err(invalid(&attr.name, "an object"));
             };
@@ -286,6 +310,7 @@ fn coerce_string(value: &Value, name: &str) -> ScimResult<Option<Value>> {
     match value {
         Value::Null => Ok(None),
         Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) if s.contains('\0') => Err(invalid(name, "text without NUL characters")),
         Value::String(_) => Ok(Some(value.clone())),
         _ => Err(invalid(name, "a string")),
     }
@@ -628,6 +653,17 @@ mod tests {
         assert_eq!(d["emails"][1]["primary"], false);
         let ext = &d["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"];
         assert_eq!(ext["manager"]["value"], "m1");
+    }
+
+    #[test]
+    fn a_bare_string_is_the_value_of_a_complex_attribute() {
+        let ext = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let inc = normalize(
+            Kind::User,
+            &json!({"userName": "a", ext: {"manager": "m1"}}),
+        )
+        .unwrap();
+        assert_eq!(inc.doc[ext]["manager"], json!({"value": "m1"}));
     }
 
     #[test]

@@ -307,7 +307,22 @@ impl Registry {
             }
         }
         let schema = self.schema(extension.unwrap_or(kind.core_urn()))?;
-        let attr = schema.attr(&path.name)?;
+        let Some(attr) = schema.attr(&path.name) else {
+            // Entra ID writes `manager eq "id"` without the enterprise URN; a name the core
+            // schema lacks is looked up in the extensions (the first one that has it).
+            if path.urn.is_some() {
+                return None;
+            }
+            return kind.extension_urns().iter().find_map(|urn| {
+                self.resolve(
+                    kind,
+                    &AttrPath {
+                        urn: Some((*urn).to_owned()),
+                        ..path.clone()
+                    },
+                )
+            });
+        };
         let sub = match &path.sub {
             None => None,
             Some(s) => Some(attr.sub(s)?),
@@ -387,6 +402,8 @@ mod tests {
             Some(Target::Common(Common::LastModified))
         ));
         assert!(r.resolve(Kind::User, &p(None, "nope", None)).is_none());
+        let t = r.resolve(Kind::User, &p(None, "manager", None)).unwrap();
+        assert!(t.index_path().starts_with(&ENTERPRISE_URN.to_lowercase()));
         assert!(r
             .resolve(Kind::Group, &p(Some(ENTERPRISE_URN), "manager", None))
             .is_none());

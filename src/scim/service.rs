@@ -167,7 +167,7 @@ pub async fn patch(
     // Hash a new password before the transaction: argon2 must not hold the write lock. The
     // document itself is patched inside the transaction, against the locked row.
     let password_hash = match kind {
-        Kind::User => hash(ctx, patch::password_of(&ops)).await?,
+        Kind::User => hash(ctx, patch::password_of(kind, &ops)).await?,
         Kind::Group => None,
     };
     ctx.then_render(kind, proj, move |c, tenant| {
@@ -222,6 +222,13 @@ pub async fn list(ctx: &Ctx, kind: Kind, p: ListParams) -> ScimResult<Value> {
     let proj = Projection::parse(kind, p.attributes.as_deref(), p.excluded.as_deref())?;
     let filter = match p.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         None => None,
+        // Text columns cannot hold NUL, so no stored value can match one.
+        Some(f) if f.contains('\0') => {
+            return Err(ScimError::bad(
+                ScimType::InvalidFilter,
+                "the filter contains a NUL character",
+            ))
+        }
         Some(f) => Some(
             parse_filter(f).map_err(|e| ScimError::bad(ScimType::InvalidFilter, e.to_string()))?,
         ),
@@ -243,9 +250,14 @@ pub async fn list(ctx: &Ctx, kind: Kind, p: ListParams) -> ScimResult<Value> {
     let count = int_param("count", p.count.as_deref())?
         .unwrap_or(DEFAULT_COUNT)
         .clamp(0, MAX_RESULTS);
+    let sort_by = p.sort_by.filter(|s| !s.trim().is_empty());
+    if let Some(s) = &sort_by {
+        // Checked here, not when a page is read: an empty result must not hide a bad sortBy.
+        super::query::sort_expr(kind, s)?;
+    }
     let q = ListQuery {
         filter,
-        sort_by: p.sort_by.filter(|s| !s.trim().is_empty()),
+        sort_by,
         descending,
         start,
         count,
@@ -308,14 +320,20 @@ pub async fn list_root(ctx: &Ctx, p: ListParams) -> ScimResult<Value> {
         .clamp(0, MAX_RESULTS);
     let mut totals = Vec::new();
     let mut first_error = None;
+    let sort_by = p.sort_by.clone().filter(|s| !s.trim().is_empty());
     for kind in [Kind::User, Kind::Group] {
+        // Each type sorts by sortBy when it has that attribute, else in its default order.
+        let mut params = p.clone();
+        params.sort_by = sort_by
+            .clone()
+            .filter(|s| super::query::sort_expr(kind, s).is_ok());
         let probe = ListParams {
             start_index: None,
             count: Some("0".into()),
-            ..p.clone()
+            ..params.clone()
         };
         match list(ctx, kind, probe).await {
-            Ok(v) => totals.push((kind, v["totalResults"].as_i64().unwrap_or(0))),
+            Ok(v) => totals.push((kind, params, v["totalResults"].as_i64().unwrap_or(0))),
             Err(e) if e.scim_type == Some(ScimType::InvalidFilter) => {
                 first_error.get_or_insert(e);
             }
@@ -325,10 +343,18 @@ pub async fn list_root(ctx: &Ctx, p: ListParams) -> ScimResult<Value> {
     if let (true, Some(e)) = (totals.is_empty(), first_error) {
         return Err(e);
     }
-    let total: i64 = totals.iter().map(|(_, t)| t).sum();
+    if let Some(s) = &sort_by {
+        if totals.iter().all(|(_, params, _)| params.sort_by.is_none()) {
+            return Err(ScimError::bad(
+                ScimType::InvalidValue,
+                format!("sortBy: no resource type has {s}"),
+            ));
+        }
+    }
+    let total: i64 = totals.iter().map(|(_, _, t)| t).sum();
     let (mut skip, mut remaining) = (start - 1, count);
     let mut resources = Vec::new();
-    for (kind, kind_total) in totals {
+    for (kind, params, kind_total) in totals {
         if remaining == 0 {
             break;
         }
@@ -339,7 +365,7 @@ pub async fn list_root(ctx: &Ctx, p: ListParams) -> ScimResult<Value> {
         let page = ListParams {
             start_index: Some((skip + 1).to_string()),
             count: Some(remaining.to_string()),
-            ..p.clone()
+            ..params
         };
         let v = list(ctx, kind, page).await?;
         if let Some(items) = v["Resources"].as_array() {

@@ -5,7 +5,7 @@
 
 use super::error::{ScimError, ScimResult, ScimType};
 use super::filter::Filter;
-use super::index::{self, fold};
+use super::index::{self, norm_str};
 use super::patch::{self, MemberOp, Op};
 use super::query::{sort_expr, Bind, Builder, FilterCompiler, Sql};
 use super::resource::{etag, Doc, Incoming, Related};
@@ -214,7 +214,7 @@ pub fn create(
                     .push(", ")
                     .text(&u.user_name)
                     .push(", ");
-                b.text(fold(&u.user_name))
+                b.text(norm_str(&u.user_name, false))
                     .push(", ")
                     .bind(Bind::OptText(u.external_id))
                     .push(", ");
@@ -325,7 +325,7 @@ fn save(
             b.push(", user_name = ")
                 .text(&u.user_name)
                 .push(", user_name_key = ")
-                .text(fold(&u.user_name));
+                .text(norm_str(&u.user_name, false));
             b.push(", external_id = ")
                 .bind(Bind::OptText(u.external_id));
             b.push(", display_name = ")

@@ -4,4 +4,11 @@
 
 mod util;
 
+mod bulk;
+mod cli;
+mod filters;
+mod groups;
+mod listing;
+mod patch;
+mod protocol;
 mod users;

@@ -85,6 +85,24 @@ fn references(v: &Value, out: &mut HashSet<String>) {
     }
 }
 
+/// The bulkIds in a path (`/Users/bulkId:u1`), segment by segment.
+fn path_references(path: &str) -> impl Iterator<Item = String> + '_ {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix("bulkId:").map(str::to_owned))
+}
+
+fn resolve_path(path: &str, ids: &HashMap<String, String>) -> String {
+    path.split('/')
+        .map(
+            |seg| match seg.strip_prefix("bulkId:").and_then(|b| ids.get(b)) {
+                Some(id) => id.as_str(),
+                None => seg,
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 fn resolve(v: &mut Value, ids: &HashMap<String, String>) {
     match v {
         Value::String(s) => {
@@ -100,6 +118,12 @@ fn resolve(v: &mut Value, ids: &HashMap<String, String>) {
 
 /// `/Users`, `/Groups/abc` → the kind and the id, if any.
 fn route(path: &str) -> ScimResult<(Kind, Option<String>)> {
+    if path.contains('\0') {
+        return Err(ScimError::bad(
+            ScimType::InvalidPath,
+            "the path contains a NUL character",
+        ));
+    }
     let mut parts = path.trim_matches('/').splitn(2, '/');
     let kind = match parts.next() {
         Some("Users") => Kind::User,
@@ -193,7 +217,7 @@ pub async fn bulk(req: HttpRequest, payload: web::Payload) -> ScimResult<HttpRes
             let op = &ops[i];
             let mut refs = HashSet::new();
             references(&op.data, &mut refs);
-            references(&Value::from(op.path.as_str()), &mut refs);
+            refs.extend(path_references(&op.path));
             // Wait for a resource another operation of this request will create.
             if refs
                 .iter()
@@ -204,9 +228,7 @@ pub async fn bulk(req: HttpRequest, payload: web::Payload) -> ScimResult<HttpRes
             }
             let mut data = op.data.clone();
             resolve(&mut data, &created);
-            let mut path = Value::from(op.path.as_str());
-            resolve(&mut path, &created);
-            let path = path.as_str().unwrap_or_default().to_owned();
+            let path = resolve_path(&op.path, &created);
             let mut entry = json!({"method": op.method});
             if let Some(b) = &op.bulk_id {
                 entry["bulkId"] = json!(b);

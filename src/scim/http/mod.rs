@@ -83,6 +83,9 @@ pub async fn authenticate(req: &HttpRequest) -> ScimResult<Ctx> {
         .ok_or_else(|| ScimError::internal(&"application state missing"))?
         .get_ref()
         .clone();
+    if req.match_info().iter().any(|(_, v)| v.contains('\0')) {
+        return Err(ScimError::status(404, "no such resource"));
+    }
     let slug = req
         .match_info()
         .get("tenant")

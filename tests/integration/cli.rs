@@ -1,0 +1,384 @@
+//! The `muster` binary: tenant and token commands on a fresh SQLite file, a printed token used
+//! against `muster serve`, and tokens stored only as SHA-256 hashes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// `muster` in `dir`, with a clean environment: SQLite `muster.db` in `dir`, quiet logs.
+fn command(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_muster"));
+    c.current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("MUSTER_BIND")
+        .env_remove("MUSTER_PUBLIC_URL")
+        .env_remove("MUSTER_DB_POOL")
+        .env_remove("MUSTER_WORKERS")
+        .env("MUSTER_LOG", "warn")
+        .stdin(Stdio::null());
+    c
+}
+
+/// Runs `muster <args>` in `dir` to completion.
+fn muster(dir: &Path, args: &[&str]) -> Output {
+    command(dir).args(args).output().expect("run muster")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `muster <args>` and asserts it succeeded; returns stdout.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = muster(dir, args);
+    assert!(
+        o.status.success(),
+        "muster {args:?} failed: {}\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// Runs `muster <args>`, asserts it failed with a message on stderr and nothing on stdout;
+/// returns stderr.
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let o = muster(dir, args);
+    assert!(
+        !o.status.success(),
+        "muster {args:?} should fail\nstdout: {}",
+        stdout(&o)
+    );
+    let err = stderr(&o);
+    assert!(
+        !err.trim().is_empty(),
+        "muster {args:?}: a message on stderr"
+    );
+    assert_eq!(stdout(&o), "", "muster {args:?}: nothing on stdout");
+    err
+}
+
+/// A fresh working directory with tenant `acme` in it.
+fn with_acme() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    ok(dir.path(), &["tenant", "create", "acme", "--name", "Acme"]);
+    dir
+}
+
+/// The `tenant list` line of a slug, split on tabs.
+fn tenant_row(dir: &Path, slug: &str) -> Option<Vec<String>> {
+    ok(dir, &["tenant", "list"])
+        .lines()
+        .map(|l| l.split('\t').map(str::to_owned).collect::<Vec<_>>())
+        .find(|cols| cols.first().map(String::as_str) == Some(slug))
+}
+
+/// The token names `token list` shows.
+fn token_names(dir: &Path, tenant: &str) -> Vec<String> {
+    ok(dir, &["token", "list", tenant])
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Creates a token and returns it, asserting it is the only thing on stdout.
+fn create_token(dir: &Path, tenant: &str, name: &str) -> String {
+    let out = ok(dir, &["token", "create", tenant, "--name", name]);
+    assert!(out.ends_with('\n'), "{out:?}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "the token alone on stdout: {out:?}");
+    let token = lines[0];
+    assert_eq!(token, token.trim(), "no surrounding whitespace: {out:?}");
+    assert!(token.starts_with("mst_scim_"), "{token}");
+    assert!(token.len() >= 40, "{token}");
+    assert!(
+        token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+        "a token is safe to paste into a header: {token}"
+    );
+    token.to_owned()
+}
+
+#[test]
+fn tenant_create_list_and_set_mode() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = ok(
+        dir.path(),
+        &[
+            "tenant", "create", "acme", "--name", "Acme", "--mode", "jit",
+        ],
+    );
+    assert_eq!(out.trim(), "acme");
+    assert!(
+        dir.path().join("muster.db").exists(),
+        "SQLite in the working directory"
+    );
+    let row = tenant_row(dir.path(), "acme").expect("acme is listed");
+    assert_eq!(row[1], "jit", "{row:?}");
+    assert_eq!(row.last().map(String::as_str), Some("Acme"), "{row:?}");
+
+    ok(dir.path(), &["tenant", "set-mode", "acme", "scim"]);
+    assert_eq!(tenant_row(dir.path(), "acme").expect("acme")[1], "scim");
+    ok(dir.path(), &["tenant", "set-mode", "acme", "invite"]);
+    assert_eq!(tenant_row(dir.path(), "acme").expect("acme")[1], "invite");
+
+    // A second tenant, default mode scim, name defaulting to the slug.
+    ok(dir.path(), &["tenant", "create", "globex"]);
+    let row = tenant_row(dir.path(), "globex").expect("globex");
+    assert_eq!(row[1], "scim");
+    assert_eq!(row.last().map(String::as_str), Some("globex"));
+    assert_eq!(ok(dir.path(), &["tenant", "list"]).lines().count(), 2);
+
+    let err = fails(dir.path(), &["tenant", "set-mode", "nobody", "jit"]);
+    assert!(err.contains("nobody"), "{err}");
+}
+
+#[test]
+fn tenant_create_refuses_bad_slugs_duplicates_and_unknown_modes() {
+    let dir = with_acme();
+    for slug in [
+        "Bad Slug",
+        "UPPER",
+        "under_score",
+        "-leading",
+        "",
+        &"a".repeat(64),
+    ] {
+        let err = fails(dir.path(), &["tenant", "create", "--", slug]);
+        assert!(err.contains("slug"), "{slug:?}: {err}");
+    }
+    let err = fails(dir.path(), &["tenant", "create", "acme"]);
+    assert!(err.contains("already exists"), "{err}");
+    let err = fails(
+        dir.path(),
+        &["tenant", "create", "newco", "--mode", "sometimes"],
+    );
+    assert!(err.contains("sometimes"), "{err}");
+    let err = fails(dir.path(), &["tenant", "set-mode", "acme", "sometimes"]);
+    assert!(err.contains("sometimes"), "{err}");
+
+    // Only acme exists, unchanged.
+    let list = ok(dir.path(), &["tenant", "list"]);
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert_eq!(tenant_row(dir.path(), "acme").expect("acme")[1], "scim");
+}
+
+#[test]
+fn token_create_prints_the_token_alone_and_fresh_each_time() {
+    let dir = with_acme();
+    let a = create_token(dir.path(), "acme", "okta");
+    let b = create_token(dir.path(), "acme", "entra");
+    assert_ne!(a, b);
+    // The default name.
+    let c = create_token(dir.path(), "acme", "default");
+    assert_ne!(c, a);
+    let o = muster(dir.path(), &["token", "create", "acme"]);
+    assert!(!o.status.success(), "the name \"default\" is taken");
+
+    let err = fails(dir.path(), &["token", "create", "acme", "--name", "okta"]);
+    assert!(err.contains("okta"), "{err}");
+    let err = fails(dir.path(), &["token", "create", "nobody", "--name", "okta"]);
+    assert!(err.contains("nobody"), "{err}");
+}
+
+#[test]
+fn token_list_never_shows_secrets_and_revoke_removes_the_token() {
+    let dir = with_acme();
+    let okta = create_token(dir.path(), "acme", "okta");
+    let entra = create_token(dir.path(), "acme", "entra");
+    let list = ok(dir.path(), &["token", "list", "acme"]);
+    assert!(!list.contains(&okta) && !list.contains(&entra), "{list}");
+    assert!(!list.contains("mst_scim_"), "{list}");
+    let mut names = token_names(dir.path(), "acme");
+    names.sort();
+    assert_eq!(names, vec!["entra", "okta"]);
+    assert!(list.contains("never"), "unused tokens say so: {list}");
+
+    ok(dir.path(), &["token", "revoke", "acme", "okta"]);
+    assert_eq!(token_names(dir.path(), "acme"), vec!["entra"]);
+
+    let err = fails(dir.path(), &["token", "revoke", "acme", "okta"]);
+    assert!(err.contains("okta"), "{err}");
+    let err = fails(dir.path(), &["token", "revoke", "acme", "nope"]);
+    assert!(err.contains("nope"), "{err}");
+    fails(dir.path(), &["token", "revoke", "nobody", "entra"]);
+    fails(dir.path(), &["token", "list", "nobody"]);
+    assert_eq!(token_names(dir.path(), "acme"), vec!["entra"]);
+
+    // The name can be used again after revocation, with a new secret.
+    let again = create_token(dir.path(), "acme", "okta");
+    assert_ne!(again, okta);
+}
+
+/// A `muster serve` child, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// Starts `muster serve` in `dir` and waits for `/healthz`.
+async fn serve(dir: &Path) -> Server {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let child = command(dir)
+        .arg("serve")
+        .env("MUSTER_BIND", format!("127.0.0.1:{port}"))
+        .env("MUSTER_WORKERS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn muster serve");
+    let mut server = Server { child, url };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("{}/healthz", server.url)).send().await {
+            if r.status().is_success() {
+                return server;
+            }
+        }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!("muster serve exited: {status}");
+        }
+        assert!(Instant::now() < deadline, "muster serve did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn printed_token_works_against_muster_serve() {
+    let dir = with_acme();
+    let token = create_token(dir.path(), "acme", "okta");
+    let server = serve(dir.path()).await;
+    let client = reqwest::Client::new();
+    let users = format!("{}/scim/v2/acme/Users", server.url);
+
+    let r = client
+        .get(&users)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/scim+json")
+    );
+    let body: serde_json::Value = r.json().await.expect("JSON");
+    assert_eq!(body["totalResults"], 0);
+
+    let created = client
+        .post(&users)
+        .bearer_auth(&token)
+        .header("content-type", "application/scim+json")
+        .body(r#"{"userName": "cli.user"}"#)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.expect("JSON");
+    // meta.location uses MUSTER_BIND when no public URL is configured.
+    assert!(
+        created["meta"]["location"]
+            .as_str()
+            .is_some_and(|l| l.starts_with(&format!("{users}/"))),
+        "{created}"
+    );
+
+    let wrong = client
+        .get(&users)
+        .bearer_auth(format!("{token}x"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(wrong.status(), 401);
+
+    // `token list` records the use; revoking in the CLI shuts the running server's door.
+    let list = ok(dir.path(), &["token", "list", "acme"]);
+    assert!(!list.contains("last used never"), "{list}");
+    ok(dir.path(), &["token", "revoke", "acme", "okta"]);
+    let r = client
+        .get(&users)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), 401);
+    drop(server);
+}
+
+/// Every file of the SQLite database (main file, WAL, shared memory).
+fn database_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("muster.db"))
+        })
+        .collect()
+}
+
+#[test]
+fn database_stores_only_a_sha256_hash_of_the_token() {
+    use diesel::prelude::*;
+    use muster::db::schema::scim_tokens;
+    use sha2::{Digest, Sha256};
+
+    let dir = with_acme();
+    let token = create_token(dir.path(), "acme", "okta");
+
+    for file in database_files(dir.path()) {
+        let bytes = std::fs::read(&file).expect("read database file");
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "the token appears in {}",
+            file.display()
+        );
+    }
+
+    let path = dir.path().join("muster.db").to_string_lossy().into_owned();
+    let db = muster::db::Db::open(&muster::db::DbUrl::Sqlite(path), 1).expect("open database");
+    let mut c = db.conn().expect("connection");
+    let rows: Vec<(String, String)> = scim_tokens::table
+        .select((scim_tokens::name, scim_tokens::token_hash))
+        .load(&mut *c)
+        .expect("tokens");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let (name, hash) = &rows[0];
+    assert_eq!(name, "okta");
+    assert_eq!(hash.len(), 64, "{hash}");
+    assert!(
+        hash.chars()
+            .all(|ch| ch.is_ascii_digit() || ('a'..='f').contains(&ch)),
+        "{hash}"
+    );
+    assert_ne!(hash, &token);
+    assert!(!token.contains(hash.as_str()) && !hash.contains(&token));
+    assert_eq!(hash, &hex::encode(Sha256::digest(token.as_bytes())));
+}
