@@ -243,8 +243,11 @@ fn coerce_one(attr: &Attribute, value: &Value) -> ScimResult<Option<Value>> {
     }
     match attr.kind {
         AttrType::Complex => {
-            // Entra sends `"manager": "<id>"`: a bare string is the `value` sub-attribute.
-            if let (Value::String(_), Some(sub)) = (value, attr.sub("value")) {
+            // Entra sends `"manager": "<id>"`: for a single-valued complex attribute a bare
+            // string is its `value` sub-attribute. (`"emails": "x"` stays an error.)
+            if let (false, Value::String(_), Some(sub)) =
+                (attr.multi_valued, value, attr.sub("value"))
+            {
                 return Ok(coerce_one(sub, value)?.map(|v| json!({ sub.name.clone(): v })));
             }
             let Some(obj) = value.as_object() else {
