@@ -197,93 +197,213 @@ async fn run_one(
     })
 }
 
+/// The state of one Bulk request as its operations run.
+struct Run<'a> {
+    ctx: &'a Ctx,
+    ops: &'a [BulkOp],
+    /// bulkIds that some POST of the request defines.
+    creates: HashSet<String>,
+    /// bulkId → id of the resource its POST created.
+    created: HashMap<String, String>,
+    results: Vec<Option<Value>>,
+    errors: usize,
+    fail_on_errors: Option<usize>,
+}
+
+impl Run<'_> {
+    /// The bulkIds `op` refers to that no POST has created yet.
+    fn missing(&self, op: &BulkOp) -> HashSet<String> {
+        let mut refs = HashSet::new();
+        references(&op.data, &mut refs);
+        refs.extend(path_references(&op.path));
+        refs.retain(|r| self.creates.contains(r) && !self.created.contains_key(r));
+        refs
+    }
+
+    /// Runs operation `i` with `data` (its references resolved as far as they can be) and
+    /// records the outcome. Returns the created or changed resource's id on success.
+    async fn execute(&mut self, i: usize, mut data: Value) -> Option<String> {
+        let op = &self.ops[i];
+        let mut refs = HashSet::new();
+        references(&data, &mut refs);
+        refs.extend(path_references(&op.path));
+        resolve(&mut data, &self.created);
+        let path = resolve_path(&op.path, &self.created);
+        let unresolved = refs.into_iter().find(|r| !self.created.contains_key(r));
+        let outcome = match unresolved {
+            Some(r) => Err(ScimError::status(
+                409,
+                format!("bulkId:{r} does not refer to any resource created in this request"),
+            )),
+            None => run_one(self.ctx, op, data, &path).await,
+        };
+        let mut entry = json!({"method": op.method});
+        if let Some(b) = &op.bulk_id {
+            entry["bulkId"] = json!(b);
+        }
+        let mut id = None;
+        match outcome {
+            Ok((status, location, version)) => {
+                entry["status"] = json!(status.to_string());
+                if let Some(l) = &location {
+                    entry["location"] = json!(l);
+                    let new_id = l.rsplit('/').next().unwrap_or_default().to_owned();
+                    if let (Some(b), 201) = (&op.bulk_id, status) {
+                        self.created.insert(b.clone(), new_id.clone());
+                    }
+                    id = Some(new_id);
+                }
+                if let Some(v) = version {
+                    entry["version"] = json!(etag(v));
+                }
+            }
+            Err(e) => self.fail(&mut entry, &e),
+        }
+        self.results[i] = Some(entry);
+        id
+    }
+
+    fn fail(&mut self, entry: &mut Value, e: &ScimError) {
+        self.errors += 1;
+        entry["status"] = json!(e.status.to_string());
+        entry["response"] = e.body();
+    }
+
+    fn stopped(&self) -> bool {
+        self.fail_on_errors.is_some_and(|n| self.errors >= n)
+    }
+
+    /// Breaks a cycle of POSTs that refer to each other (two groups that contain each other):
+    /// each is created without the array elements that refer to the others, and those are added
+    /// with a PATCH once all of them exist (RFC 7644 §3.7.1).
+    async fn break_cycle(&mut self, posts: &[usize]) {
+        let cycle: HashSet<String> = posts
+            .iter()
+            .filter_map(|&i| self.ops[i].bulk_id.clone())
+            .collect();
+        let mut held_back = Vec::new();
+        for &i in posts {
+            let (data, held) = hold_back(&self.ops[i].data, &cycle);
+            if let Some(id) = self.execute(i, data).await {
+                held_back.push((i, id, held));
+            }
+            if self.stopped() {
+                return;
+            }
+        }
+        for (i, id, held) in held_back {
+            if held.is_empty() {
+                continue;
+            }
+            let Ok((kind, _)) = route(&self.ops[i].path) else {
+                continue;
+            };
+            let operations: Vec<Value> = held
+                .into_iter()
+                .map(|(key, values)| {
+                    let mut values = Value::Array(values);
+                    resolve(&mut values, &self.created);
+                    json!({"op": "add", "path": key, "value": values})
+                })
+                .collect();
+            let body = json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": operations,
+            });
+            let pre = Precondition::default();
+            if let Err(e) =
+                service::patch(self.ctx, kind, id, body, pre, Projection::default()).await
+            {
+                let mut entry = self.results[i].take().unwrap_or_else(|| json!({}));
+                self.fail(&mut entry, &e);
+                self.results[i] = Some(entry);
+            }
+        }
+    }
+}
+
+/// Splits off `data` the top-level array elements that refer to a bulkId of `cycle`.
+fn hold_back(data: &Value, cycle: &HashSet<String>) -> (Value, Vec<(String, Vec<Value>)>) {
+    let mut data = data.clone();
+    let mut held = Vec::new();
+    if let Value::Object(obj) = &mut data {
+        for (key, value) in obj.iter_mut() {
+            let Value::Array(items) = value else { continue };
+            let (later, now): (Vec<Value>, Vec<Value>) = items.drain(..).partition(|item| {
+                let mut refs = HashSet::new();
+                references(item, &mut refs);
+                !refs.is_disjoint(cycle)
+            });
+            *items = now;
+            if !later.is_empty() {
+                held.push((key.clone(), later));
+            }
+        }
+    }
+    (data, held)
+}
+
 /// POST /Bulk
 pub async fn bulk(req: HttpRequest, payload: web::Payload) -> ScimResult<HttpResponse> {
     let ctx = authenticate(&req).await?;
     let body = read_json(payload, BULK_MAX_PAYLOAD).await?;
     let (ops, fail_on_errors) = parse(&body)?;
-    let creates: HashSet<String> = ops
-        .iter()
-        .filter(|o| o.method == "POST")
-        .filter_map(|o| o.bulk_id.clone())
-        .collect();
-    let mut created: HashMap<String, String> = HashMap::new();
-    let mut results: Vec<Option<Value>> = vec![None; ops.len()];
+    let mut run = Run {
+        ctx: &ctx,
+        ops: &ops,
+        creates: ops
+            .iter()
+            .filter(|o| o.method == "POST")
+            .filter_map(|o| o.bulk_id.clone())
+            .collect(),
+        created: HashMap::new(),
+        results: vec![None; ops.len()],
+        errors: 0,
+        fail_on_errors,
+    };
     let mut pending: Vec<usize> = (0..ops.len()).collect();
-    let mut errors = 0;
-    'passes: while !pending.is_empty() {
+    while !pending.is_empty() && !run.stopped() {
         let mut waiting = Vec::new();
         for &i in &pending {
-            let op = &ops[i];
-            let mut refs = HashSet::new();
-            references(&op.data, &mut refs);
-            refs.extend(path_references(&op.path));
             // Wait for a resource another operation of this request will create.
-            if refs
-                .iter()
-                .any(|r| creates.contains(r) && !created.contains_key(r))
-            {
+            if !run.missing(&ops[i]).is_empty() {
                 waiting.push(i);
                 continue;
             }
-            let mut data = op.data.clone();
-            resolve(&mut data, &created);
-            let path = resolve_path(&op.path, &created);
-            let mut entry = json!({"method": op.method});
-            if let Some(b) = &op.bulk_id {
-                entry["bulkId"] = json!(b);
-            }
-            let unresolved = refs.iter().find(|r| !created.contains_key(*r)).cloned();
-            let outcome = match unresolved {
-                Some(r) => Err(ScimError::status(
-                    409,
-                    format!("bulkId:{r} does not refer to any resource created in this request"),
-                )),
-                None => run_one(&ctx, op, data, &path).await,
-            };
-            match outcome {
-                Ok((status, location, version)) => {
-                    entry["status"] = json!(status.to_string());
-                    if let Some(l) = &location {
-                        entry["location"] = json!(l);
-                        if let (Some(b), 201) = (&op.bulk_id, status) {
-                            let id = l.rsplit('/').next().unwrap_or_default().to_owned();
-                            created.insert(b.clone(), id);
-                        }
-                    }
-                    if let Some(v) = version {
-                        entry["version"] = json!(etag(v));
-                    }
-                }
-                Err(e) => {
-                    errors += 1;
-                    entry["status"] = json!(e.status.to_string());
-                    entry["response"] = e.body();
-                }
-            }
-            results[i] = Some(entry);
-            if fail_on_errors.is_some_and(|n| errors >= n) {
-                break 'passes;
+            run.execute(i, ops[i].data.clone()).await;
+            if run.stopped() {
+                break;
             }
         }
         if waiting.len() == pending.len() {
-            // Circular references only: nothing can go first. Say so for each.
-            for &i in &waiting {
-                let op = &ops[i];
-                let e = ScimError::status(409, "circular bulkId references cannot be resolved");
-                let mut entry = json!({"method": op.method, "status": "409", "response": e.body()});
-                if let Some(b) = &op.bulk_id {
-                    entry["bulkId"] = json!(b);
-                }
-                results[i] = Some(entry);
+            let (posts, rest): (Vec<usize>, Vec<usize>) =
+                waiting.into_iter().partition(|&i| ops[i].method == "POST");
+            // POSTs that wait only on each other form a cycle; what waits on a POST that
+            // failed can never run, and fails as unresolved without creating anything.
+            let cycle: HashSet<String> = posts
+                .iter()
+                .filter_map(|&i| ops[i].bulk_id.clone())
+                .collect();
+            let (in_cycle, doomed): (Vec<usize>, Vec<usize>) = posts
+                .into_iter()
+                .partition(|&i| run.missing(&ops[i]).is_subset(&cycle));
+            for i in doomed {
+                run.execute(i, ops[i].data.clone()).await;
             }
-            break;
+            if in_cycle.is_empty() {
+                for i in rest {
+                    run.execute(i, ops[i].data.clone()).await;
+                }
+                break;
+            }
+            run.break_cycle(&in_cycle).await;
+            waiting = rest;
         }
         pending = waiting;
     }
     let body = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkResponse"],
-        "Operations": results.into_iter().flatten().collect::<Vec<_>>(),
+        "Operations": run.results.into_iter().flatten().collect::<Vec<_>>(),
     });
     Ok(scim_json(StatusCode::OK, &body))
 }
