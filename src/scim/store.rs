@@ -14,7 +14,7 @@ use crate::db::{self, is_unique_violation, write_tx, DbConn, Dialect};
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryableByName;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Rows per multi-row INSERT / IN list: well under both backends' bind limits.
 const CHUNK: usize = 500;
@@ -453,41 +453,34 @@ pub fn delete(
 }
 
 #[derive(QueryableByName)]
-struct IdType {
+struct Id {
     #[diesel(sql_type = Text)]
     id: String,
-    #[diesel(sql_type = Text)]
-    kind: String,
 }
 
-/// The type (`User`/`Group`) of each id that exists in the tenant.
-fn member_types(
-    c: &mut DbConn,
-    tenant: &str,
-    ids: &[String],
-) -> ScimResult<HashMap<String, String>> {
-    let mut found = HashMap::new();
+/// The ids among `ids` that are neither a user nor a group of the tenant.
+fn unknown_ids(c: &mut DbConn, tenant: &str, ids: &[String]) -> ScimResult<Vec<String>> {
+    let mut found = HashSet::new();
     for chunk in ids.chunks(CHUNK) {
         let mut b = Builder::new(c.dialect());
-        for (i, (t, kind)) in [("users", "User"), ("groups", "Group")]
-            .into_iter()
-            .enumerate()
-        {
+        for (i, t) in ["users", "groups"].into_iter().enumerate() {
             if i > 0 {
                 b.push(" UNION ALL ");
             }
             b.push(&format!(
-                "SELECT id, '{kind}' AS kind FROM {t} WHERE tenant_id = "
+                "SELECT id, '' AS kind FROM {t} WHERE tenant_id = "
             ));
             b.text(tenant).push(" AND id IN (");
             in_list(&mut b, chunk);
             b.push(")");
         }
-        for row in db::load::<IdType>(c, &b.sql)? {
-            found.insert(row.id, row.kind);
-        }
+        found.extend(db::load::<Id>(c, &b.sql)?.into_iter().map(|r| r.id));
     }
-    Ok(found)
+    Ok(ids
+        .iter()
+        .filter(|i| !found.contains(*i))
+        .cloned()
+        .collect())
 }
 
 fn in_list(b: &mut Builder, ids: &[String]) {
@@ -499,44 +492,49 @@ fn in_list(b: &mut Builder, ids: &[String]) {
     }
 }
 
-/// Adds members in set-based statements: one lookup of their types, one multi-row insert per
-/// chunk that skips rows already there. Returns whether any row was added.
+/// Adds members with one `INSERT ... SELECT` per chunk: the database finds each id among the
+/// tenant's users and groups (which also gives its type) and skips rows already there, so
+/// adding 1,000 members moves no rows through muster. Ids found nowhere make the request fail;
+/// they are looked for only then. Returns whether any row was added.
 fn add_members(c: &mut DbConn, tenant: &str, group: &str, ids: &[String]) -> ScimResult<bool> {
     if ids.is_empty() {
         return Ok(false);
     }
-    let types = member_types(c, tenant, ids)?;
-    let unknown: Vec<&str> = ids
-        .iter()
-        .filter(|i| !types.contains_key(*i))
-        .map(String::as_str)
-        .collect();
-    if !unknown.is_empty() {
-        let shown: Vec<&str> = unknown.iter().take(10).copied().collect();
+    let (mut added, mut present) = (0, 0);
+    for chunk in ids.chunks(CHUNK) {
+        let mut b = Builder::new(c.dialect());
+        b.push("INSERT INTO members (tenant_id, group_id, member_id, member_type) ");
+        for (i, (t, kind)) in [("users", "User"), ("groups", "Group")]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                b.push(" UNION ALL ");
+            }
+            b.push("SELECT ").text(tenant).push(", ").text(group);
+            b.push(&format!(", id, '{kind}' FROM {t} WHERE tenant_id = "));
+            b.text(tenant).push(" AND id IN (");
+            in_list(&mut b, chunk);
+            b.push(")");
+        }
+        b.push(" ON CONFLICT DO NOTHING");
+        added += db::exec(c, &b.sql)?;
+        // Rows now there for this chunk: the added ones plus those that already were.
+        let mut b = Builder::new(c.dialect());
+        b.push("SELECT COUNT(*) AS n FROM members WHERE group_id = ")
+            .text(group);
+        b.push(" AND member_id IN (");
+        in_list(&mut b, chunk);
+        b.push(")");
+        present += db::load::<Count>(c, &b.sql)?.first().map_or(0, |r| r.n);
+    }
+    if usize::try_from(present).ok() != Some(ids.len()) {
+        let unknown = unknown_ids(c, tenant, ids)?;
+        let shown: Vec<&str> = unknown.iter().take(10).map(String::as_str).collect();
         return Err(ScimError::bad(
             ScimType::InvalidValue,
             format!("members not found in this tenant: {}", shown.join(", ")),
         ));
-    }
-    let mut added = 0;
-    for chunk in ids.chunks(CHUNK) {
-        let mut b = Builder::new(c.dialect());
-        b.push("INSERT INTO members (tenant_id, group_id, member_id, member_type) VALUES ");
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                b.push(", ");
-            }
-            let kind = types.get(id).map_or("User", String::as_str);
-            b.push("(")
-                .text(tenant)
-                .push(", ")
-                .text(group)
-                .push(", ")
-                .text(id.as_str());
-            b.push(", ").text(kind).push(")");
-        }
-        b.push(" ON CONFLICT DO NOTHING");
-        added += db::exec(c, &b.sql)?;
     }
     Ok(added > 0)
 }
