@@ -59,34 +59,53 @@ fn render_out(
     s: &Stored,
     proj: &Projection,
 ) -> ScimResult<Out> {
+    let resource = render_page(c, kind, base, std::slice::from_ref(s), proj)?
+        .pop()
+        .unwrap_or_default();
+    Ok(Out {
+        location: format!("{base}/{}/{}", kind.endpoint(), s.id),
+        resource,
+        version: s.version,
+    })
+}
+
+/// Renders stored resources with their projection. A Group's members or a User's groups are
+/// read for all of them in one query, and only when the projection shows them.
+fn render_page(
+    c: &mut DbConn,
+    kind: Kind,
+    base: &str,
+    items: &[Stored],
+    proj: &Projection,
+) -> ScimResult<Vec<Value>> {
     let relation = match kind {
         Kind::User => "groups",
         Kind::Group => "members",
     };
-    let wanted = proj.shows(relation);
-    let related = if wanted {
-        store::related(c, kind, std::slice::from_ref(&s.id))?.remove(&s.id)
+    let shown = proj.shows(relation);
+    let mut related = if shown && !items.is_empty() {
+        let ids: Vec<String> = items.iter().map(|s| s.id.clone()).collect();
+        store::related(c, kind, &ids)?
     } else {
-        None
+        Default::default()
     };
-    let meta = Meta {
-        id: &s.id,
-        created: &s.created,
-        last_modified: &s.updated,
-        version: s.version,
-        base,
-    };
-    let full = render(
-        kind,
-        &s.doc,
-        &meta,
-        Some(related.as_deref().unwrap_or_default()).filter(|_| wanted),
-    );
-    Ok(Out {
-        location: format!("{base}/{}/{}", kind.endpoint(), s.id),
-        resource: proj.apply(kind, full),
-        version: s.version,
-    })
+    Ok(items
+        .iter()
+        .map(|s| {
+            let rel = related.remove(&s.id).unwrap_or_default();
+            let meta = Meta {
+                id: &s.id,
+                created: &s.created,
+                last_modified: &s.updated,
+                version: s.version,
+                base,
+            };
+            proj.apply(
+                kind,
+                render(kind, &s.doc, &meta, shown.then_some(rel.as_slice())),
+            )
+        })
+        .collect())
 }
 
 async fn hash(ctx: &Ctx, password: Option<String>) -> ScimResult<Option<String>> {
@@ -267,34 +286,7 @@ pub async fn list(ctx: &Ctx, kind: Kind, p: ListParams) -> ScimResult<Value> {
         .db
         .run(move |c| {
             let (total, items) = store::list(c, &tenant, kind, &q)?;
-            let relation = match kind {
-                Kind::User => "groups",
-                Kind::Group => "members",
-            };
-            let ids: Vec<String> = items.iter().map(|s| s.id.clone()).collect();
-            let mut related = if proj.shows(relation) && !ids.is_empty() {
-                store::related(c, kind, &ids)?
-            } else {
-                Default::default()
-            };
-            let shown = proj.shows(relation);
-            let resources: Vec<Value> = items
-                .iter()
-                .map(|s| {
-                    let rel = related.remove(&s.id).unwrap_or_default();
-                    let meta = Meta {
-                        id: &s.id,
-                        created: &s.created,
-                        last_modified: &s.updated,
-                        version: s.version,
-                        base: &base,
-                    };
-                    proj.apply(
-                        kind,
-                        render(kind, &s.doc, &meta, shown.then_some(rel.as_slice())),
-                    )
-                })
-                .collect();
+            let resources = render_page(c, kind, &base, &items, &proj)?;
             Ok(json!({
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
                 "totalResults": total,

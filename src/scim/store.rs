@@ -464,17 +464,9 @@ fn unknown_ids(c: &mut DbConn, tenant: &str, ids: &[String]) -> ScimResult<Vec<S
     let mut found = HashSet::new();
     for chunk in ids.chunks(CHUNK) {
         let mut b = Builder::new(c.dialect());
-        for (i, t) in ["users", "groups"].into_iter().enumerate() {
-            if i > 0 {
-                b.push(" UNION ALL ");
-            }
-            b.push(&format!(
-                "SELECT id, '' AS kind FROM {t} WHERE tenant_id = "
-            ));
-            b.text(tenant).push(" AND id IN (");
-            in_list(&mut b, chunk);
-            b.push(")");
-        }
+        tenant_ids(&mut b, tenant, chunk, |b, _| {
+            b.push("id");
+        });
         found.extend(db::load::<Id>(c, &b.sql)?.into_iter().map(|r| r.id));
     }
     Ok(ids
@@ -482,6 +474,23 @@ fn unknown_ids(c: &mut DbConn, tenant: &str, ids: &[String]) -> ScimResult<Vec<S
         .filter(|i| !found.contains(*i))
         .cloned()
         .collect())
+}
+
+/// `SELECT <columns> FROM users WHERE tenant_id = ? AND id IN (ids) UNION ALL` the same for
+/// groups: the ids that exist in the tenant, whichever kind they are. `columns` writes the
+/// select list for each kind.
+fn tenant_ids(b: &mut Builder, tenant: &str, ids: &[String], columns: impl Fn(&mut Builder, Kind)) {
+    for (i, kind) in [Kind::User, Kind::Group].into_iter().enumerate() {
+        if i > 0 {
+            b.push(" UNION ALL ");
+        }
+        b.push("SELECT ");
+        columns(b, kind);
+        b.push(&format!(" FROM {} WHERE tenant_id = ", table(kind)));
+        b.text(tenant).push(" AND id IN (");
+        in_list(b, ids);
+        b.push(")");
+    }
 }
 
 fn in_list(b: &mut Builder, ids: &[String]) {
@@ -505,19 +514,10 @@ fn add_members(c: &mut DbConn, tenant: &str, group: &str, ids: &[String]) -> Sci
     for chunk in ids.chunks(CHUNK) {
         let mut b = Builder::new(c.dialect());
         b.push("INSERT INTO members (tenant_id, group_id, member_id, member_type) ");
-        for (i, (t, kind)) in [("users", "User"), ("groups", "Group")]
-            .into_iter()
-            .enumerate()
-        {
-            if i > 0 {
-                b.push(" UNION ALL ");
-            }
-            b.push("SELECT ").text(tenant).push(", ").text(group);
-            b.push(&format!(", id, '{kind}' FROM {t} WHERE tenant_id = "));
-            b.text(tenant).push(" AND id IN (");
-            in_list(&mut b, chunk);
-            b.push(")");
-        }
+        tenant_ids(&mut b, tenant, chunk, |b, kind| {
+            b.text(tenant).push(", ").text(group);
+            b.push(&format!(", id, '{}'", kind.name()));
+        });
         b.push(" ON CONFLICT DO NOTHING");
         added += db::exec(c, &b.sql)?;
         // Rows now there for this chunk: the added ones plus those that already were.
