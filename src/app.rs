@@ -47,6 +47,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// When the server cannot start on the listener.
 pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
     let workers = state.config.workers;
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(crate::db::checkpoint_loop(state.db.clone()));
+    }
     let data = web::Data::new(state);
     Ok(HttpServer::new(move || {
         App::new()

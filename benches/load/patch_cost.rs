@@ -39,7 +39,7 @@ async fn timed_add(state: &AppState, tenant: &str, ids: Vec<String>) -> anyhow::
     let ops = parse_ops(&add_body(&ids)).map_err(|e| anyhow!("{e}"))?;
     state
         .db
-        .run(move |c| {
+        .run_write(move |c| {
             let now = tenants::now();
             let group = normalize(Kind::Group, &json!({"displayName": "cost"}))?;
             let g = store::create(c, &tenant, Kind::Group, group, None, &now)?;

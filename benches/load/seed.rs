@@ -118,7 +118,7 @@ async fn batch(
     let (tenant_id, domain) = (tenant.id.clone(), format!("{}.example.com", tenant.slug));
     state
         .db
-        .run(move |c| match c.dialect() {
+        .run_write(move |c| match c.dialect() {
             Dialect::Postgres => c.transaction(|c| create_users(c, &tenant_id, &domain, from, to)),
             Dialect::Sqlite => create_users(c, &tenant_id, &domain, from, to),
         })

@@ -69,10 +69,19 @@ impl DbUrl {
     }
 }
 
+type ConnPool = Pool<ConnectionManager<DbConn>>;
+
 /// A pool of connections plus the knowledge of which backend they speak.
+///
+/// On SQLite, writes go through one dedicated connection (`writer`): SQLite runs one writer
+/// at a time anyway, and queueing writers on the pool is fair and immediate where the busy
+/// timeout's sleep-and-retry is neither. The writer also keeps its page cache, which SQLite
+/// drops whenever another connection wrote, so a large write (1,000 members) reads warm
+/// pages. On PostgreSQL `writer` is the same pool as `pool`.
 #[derive(Clone)]
 pub struct Db {
-    pool: Pool<ConnectionManager<DbConn>>,
+    pool: ConnPool,
+    writer: ConnPool,
     dialect: Dialect,
 }
 
@@ -87,11 +96,14 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
             // lets prefix filters use the index. Reads go through a memory map and a 32 MiB
             // cache: with SQLite's 2 MiB default, a large tenant's random id lookups (1,000
             // members added at once) each cost several read syscalls. (WAL is set once, in
-            // `migrate`: it persists.)
+            // `migrate`: it persists.) A server checkpoints the WAL in the background (see
+            // `checkpoint_loop`); the higher automatic threshold only bounds the WAL when no
+            // server runs, so a commit rarely pays for copying the WAL into the database.
             c.batch_execute(
                 "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
                  PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = ON; \
-                 PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -32768;",
+                 PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -32768; \
+                 PRAGMA wal_autocheckpoint = 8192;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -110,15 +122,25 @@ impl Db {
             DbUrl::Postgres(u) => (u.clone(), Dialect::Postgres),
             DbUrl::Sqlite(p) => (p.clone(), Dialect::Sqlite),
         };
-        let manager = ConnectionManager::<DbConn>::new(conn_url);
-        let pool = Pool::builder()
-            .max_size(max_size)
-            // No connection before migrations ran: each one then loads the final schema.
-            .min_idle(Some(0))
-            .connection_timeout(Duration::from_secs(30))
-            .connection_customizer(Box::new(SqlitePragmas))
-            .build(manager)?;
-        let db = Db { pool, dialect };
+        let build = |size: u32| {
+            Pool::builder()
+                .max_size(size)
+                // No connection before migrations ran: each one then loads the final schema.
+                .min_idle(Some(0))
+                .connection_timeout(Duration::from_secs(30))
+                .connection_customizer(Box::new(SqlitePragmas))
+                .build(ConnectionManager::<DbConn>::new(conn_url.clone()))
+        };
+        let pool = build(max_size)?;
+        let writer = match dialect {
+            Dialect::Sqlite => build(1)?,
+            Dialect::Postgres => pool.clone(),
+        };
+        let db = Db {
+            pool,
+            writer,
+            dialect,
+        };
         db.migrate()?;
         Ok(db)
     }
@@ -161,7 +183,7 @@ impl Db {
     }
 
     /// Runs `f` with a connection on the blocking pool, keeping the caller's tracing span, so
-    /// diesel never blocks an async worker.
+    /// diesel never blocks an async worker. For reads; see [`Db::run_write`].
     ///
     /// # Errors
     /// `f`'s own error, or `E::from(DbError)` when no connection could be had.
@@ -171,7 +193,28 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        Self::run_on(self.pool.clone(), f).await
+    }
+
+    /// Like [`Db::run`], on the connection that writes (see [`Db`]).
+    ///
+    /// # Errors
+    /// `f`'s own error, or `E::from(DbError)` when no connection could be had.
+    pub async fn run_write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        Self::run_on(self.writer.clone(), f).await
+    }
+
+    async fn run_on<T, E, F>(pool: ConnPool, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
         let span = tracing::Span::current();
         let joined = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
@@ -185,6 +228,32 @@ impl Db {
             Err(_) => Err(E::from(DbError::Migration(
                 "blocking task cancelled".into(),
             ))),
+        }
+    }
+}
+
+/// Copies the SQLite WAL into the database once a second, off the request path: left to
+/// SQLite, the commit that crosses the threshold does it, and a 1,000-member PATCH writes
+/// enough pages to cross it every time. Passive, so it never waits for readers or writers.
+/// Does nothing on PostgreSQL; ends with the runtime it was spawned on.
+pub async fn checkpoint_loop(db: Db) {
+    if db.dialect() != Dialect::Sqlite {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let done: Result<(), DbError> = db
+            .run(|c| {
+                if let DbConn::Sqlite(c) = c {
+                    c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
         }
     }
 }

@@ -36,19 +36,27 @@ pub struct Out {
 
 impl Ctx {
     /// Runs `op` (a store call given the tenant id) on the blocking pool and renders the
-    /// resource it returns, in the same trip.
-    async fn then_render<F>(&self, kind: Kind, proj: Projection, op: F) -> ScimResult<Out>
+    /// resource it returns, in the same trip; on the writing connection when `write`.
+    async fn then_render<F>(
+        &self,
+        write: bool,
+        kind: Kind,
+        proj: Projection,
+        op: F,
+    ) -> ScimResult<Out>
     where
         F: FnOnce(&mut DbConn, &str) -> ScimResult<Stored> + Send + 'static,
     {
         let (tenant, base) = (self.tenant_id.clone(), self.base.clone());
-        self.state
-            .db
-            .run(move |c| {
-                let s = op(c, &tenant)?;
-                render_out(c, kind, &base, &s, &proj)
-            })
-            .await
+        let f = move |c: &mut DbConn| {
+            let s = op(c, &tenant)?;
+            render_out(c, kind, &base, &s, &proj)
+        };
+        if write {
+            self.state.db.run_write(f).await
+        } else {
+            self.state.db.run(f).await
+        }
     }
 }
 
@@ -128,7 +136,7 @@ async fn hash(ctx: &Ctx, password: Option<String>) -> ScimResult<Option<String>>
 pub async fn create(ctx: &Ctx, kind: Kind, body: Value, proj: Projection) -> ScimResult<Out> {
     let mut incoming = normalize(kind, &body)?;
     let password_hash = hash(ctx, incoming.password.take()).await?;
-    ctx.then_render(kind, proj, move |c, tenant| {
+    ctx.then_render(true, kind, proj, move |c, tenant| {
         store::create(c, tenant, kind, incoming, password_hash, &now())
     })
     .await
@@ -139,7 +147,7 @@ pub async fn create(ctx: &Ctx, kind: Kind, body: Value, proj: Projection) -> Sci
 /// # Errors
 /// 404 and storage errors.
 pub async fn get(ctx: &Ctx, kind: Kind, id: String, proj: Projection) -> ScimResult<Out> {
-    ctx.then_render(kind, proj, move |c, tenant| {
+    ctx.then_render(false, kind, proj, move |c, tenant| {
         store::find(c, tenant, kind, &id)?.ok_or_else(|| ScimError::not_found(kind.name(), &id))
     })
     .await
@@ -159,7 +167,7 @@ pub async fn replace(
 ) -> ScimResult<Out> {
     let mut incoming = normalize(kind, &body)?;
     let password_hash = hash(ctx, incoming.password.take()).await?;
-    ctx.then_render(kind, proj, move |c, tenant| {
+    ctx.then_render(true, kind, proj, move |c, tenant| {
         let key = Key {
             tenant,
             kind,
@@ -189,7 +197,7 @@ pub async fn patch(
         Kind::User => hash(ctx, patch::password_of(kind, &ops)).await?,
         Kind::Group => None,
     };
-    ctx.then_render(kind, proj, move |c, tenant| {
+    ctx.then_render(true, kind, proj, move |c, tenant| {
         let key = Key {
             tenant,
             kind,
@@ -208,7 +216,7 @@ pub async fn delete(ctx: &Ctx, kind: Kind, id: String, pre: Precondition) -> Sci
     let tenant = ctx.tenant_id.clone();
     ctx.state
         .db
-        .run(move |c| store::delete(c, &tenant, kind, &id, &pre))
+        .run_write(move |c| store::delete(c, &tenant, kind, &id, &pre))
         .await
 }
 

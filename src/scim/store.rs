@@ -484,13 +484,24 @@ fn tenant_ids(b: &mut Builder, tenant: &str, ids: &[String], columns: impl Fn(&m
         if i > 0 {
             b.push(" UNION ALL ");
         }
-        b.push("SELECT ");
-        columns(b, kind);
-        b.push(&format!(" FROM {} WHERE tenant_id = ", table(kind)));
-        b.text(tenant).push(" AND id IN (");
-        in_list(b, ids);
-        b.push(")");
+        kind_ids(b, kind, tenant, ids, &columns);
     }
+}
+
+/// `SELECT <columns> FROM <kind's table> WHERE tenant_id = ? AND id IN (ids)`.
+fn kind_ids(
+    b: &mut Builder,
+    kind: Kind,
+    tenant: &str,
+    ids: &[String],
+    columns: impl Fn(&mut Builder, Kind),
+) {
+    b.push("SELECT ");
+    columns(b, kind);
+    b.push(&format!(" FROM {} WHERE tenant_id = ", table(kind)));
+    b.text(tenant).push(" AND id IN (");
+    in_list(b, ids);
+    b.push(")");
 }
 
 fn in_list(b: &mut Builder, ids: &[String]) {
@@ -502,40 +513,48 @@ fn in_list(b: &mut Builder, ids: &[String]) {
     }
 }
 
-/// Adds members with one `INSERT ... SELECT` per chunk: the database finds each id among the
-/// tenant's users and groups (which also gives its type) and skips rows already there, so
-/// adding 1,000 members moves no rows through muster. Ids found nowhere make the request fail;
-/// they are looked for only then. Returns whether any row was added.
+/// Adds members with `INSERT ... SELECT`: the database finds each id among the tenant's users
+/// (then, for ids not found there, its groups), which also gives its type, and skips rows
+/// already there, so adding 1,000 members moves no rows through muster. Only when fewer rows
+/// went in than ids came does it count what is there, and only when ids are missing does it
+/// look for which. Returns whether any row was added.
 fn add_members(c: &mut DbConn, tenant: &str, group: &str, ids: &[String]) -> ScimResult<bool> {
-    if ids.is_empty() {
-        return Ok(false);
-    }
-    let (mut added, mut present) = (0, 0);
+    let mut added = 0;
     for chunk in ids.chunks(CHUNK) {
-        let mut b = Builder::new(c.dialect());
-        b.push("INSERT INTO members (tenant_id, group_id, member_id, member_type) ");
-        tenant_ids(&mut b, tenant, chunk, |b, kind| {
-            b.text(tenant).push(", ").text(group);
-            b.push(&format!(", id, '{}'", kind.name()));
-        });
-        b.push(" ON CONFLICT DO NOTHING");
-        added += db::exec(c, &b.sql)?;
-        // Rows now there for this chunk: the added ones plus those that already were.
+        let mut inserted = 0;
+        for kind in [Kind::User, Kind::Group] {
+            let mut b = Builder::new(c.dialect());
+            b.push("INSERT INTO members (tenant_id, group_id, member_id, member_type) ");
+            kind_ids(&mut b, kind, tenant, chunk, |b, kind| {
+                b.text(tenant).push(", ").text(group);
+                b.push(&format!(", id, '{}'", kind.name()));
+            });
+            b.push(" ON CONFLICT DO NOTHING");
+            inserted += db::exec(c, &b.sql)?;
+            if inserted == chunk.len() {
+                break;
+            }
+        }
+        added += inserted;
+        if inserted == chunk.len() {
+            continue;
+        }
+        // Some ids were already members, or are unknown: count the rows now there.
         let mut b = Builder::new(c.dialect());
         b.push("SELECT COUNT(*) AS n FROM members WHERE group_id = ")
             .text(group);
         b.push(" AND member_id IN (");
         in_list(&mut b, chunk);
         b.push(")");
-        present += db::load::<Count>(c, &b.sql)?.first().map_or(0, |r| r.n);
-    }
-    if usize::try_from(present).ok() != Some(ids.len()) {
-        let unknown = unknown_ids(c, tenant, ids)?;
-        let shown: Vec<&str> = unknown.iter().take(10).map(String::as_str).collect();
-        return Err(ScimError::bad(
-            ScimType::InvalidValue,
-            format!("members not found in this tenant: {}", shown.join(", ")),
-        ));
+        let present = db::load::<Count>(c, &b.sql)?.first().map_or(0, |r| r.n);
+        if usize::try_from(present).ok() != Some(chunk.len()) {
+            let unknown = unknown_ids(c, tenant, chunk)?;
+            let shown: Vec<&str> = unknown.iter().take(10).map(String::as_str).collect();
+            return Err(ScimError::bad(
+                ScimType::InvalidValue,
+                format!("members not found in this tenant: {}", shown.join(", ")),
+            ));
+        }
     }
     Ok(added > 0)
 }
