@@ -38,7 +38,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/healthz",
         web::get().to(|| async { HttpResponse::Ok().body("ok") }),
     )
-    .service(crate::scim::http::scope());
+    .service(crate::scim::http::scope())
+    .service(crate::sso::http::scope());
 }
 
 /// Starts the HTTP server on an already-bound listener (tests bind port 0).

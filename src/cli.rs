@@ -2,6 +2,7 @@
 
 use crate::app::{server, AppState};
 use crate::config::Config;
+use crate::sso::{idp, oidc};
 use crate::tenants::{self, Mode};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -29,6 +30,59 @@ enum Command {
     /// Manage a tenant's SCIM bearer tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Manage a tenant's identity providers (sign-in through OIDC or SAML).
+    #[command(subcommand)]
+    Idp(IdpCmd),
+}
+
+#[derive(Subcommand)]
+enum IdpCmd {
+    /// Add an identity provider. Its settings are checked against the provider first.
+    Add {
+        tenant: String,
+        #[command(subcommand)]
+        kind: IdpKindCmd,
+    },
+    /// List a tenant's identity providers (never their secrets).
+    List { tenant: String },
+    /// Remove an identity provider; the users it signed in stay.
+    Remove { tenant: String, slug: String },
+    /// Show the login button again and accept its responses.
+    Enable { tenant: String, slug: String },
+    /// Hide the login button and refuse its responses.
+    Disable { tenant: String, slug: String },
+    /// Set which claims or attributes fill a User attribute, first present wins
+    /// (userName, email, givenName, familyName, displayName, groups). No claims: the default.
+    Map {
+        tenant: String,
+        slug: String,
+        attribute: String,
+        claims: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum IdpKindCmd {
+    /// An OpenID Connect provider (Okta, Entra ID, Google, Keycloak, ...). Its redirect URI is
+    /// <public url>/t/<tenant>/sso/<slug>/callback.
+    Oidc {
+        #[arg(long)]
+        slug: String,
+        /// The name on the login button ("Log in with <title>").
+        #[arg(long)]
+        title: String,
+        /// The issuer URL; its /.well-known/openid-configuration must answer.
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        client_id: String,
+        /// Also read from MUSTER_IDP_CLIENT_SECRET, which keeps it out of shell history.
+        #[arg(long, env = "MUSTER_IDP_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: String,
+        /// Scopes besides openid.
+        #[arg(long, value_delimiter = ',', default_value = "email,profile")]
+        scopes: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -45,6 +99,16 @@ enum TenantCmd {
     List,
     /// Switch a tenant's provisioning mode (scim, jit, invite); users are kept.
     SetMode { slug: String, mode: Mode },
+    /// Allow sign-ins to return to URLs that start with this prefix (?return_to=...).
+    AllowRedirect {
+        slug: String,
+        prefix: String,
+        /// Stop allowing the prefix instead.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// List the allowed return_to prefixes.
+    Redirects { slug: String },
 }
 
 #[derive(Subcommand)]
@@ -78,6 +142,7 @@ pub fn main() -> anyhow::Result<()> {
         }
         Command::Tenant(cmd) => tenant(config, cmd),
         Command::Token(cmd) => token(config, cmd),
+        Command::Idp(cmd) => idp_cmd(config, cmd),
     }
 }
 
@@ -123,6 +188,25 @@ fn tenant(config: Config, cmd: TenantCmd) -> anyhow::Result<()> {
             tenants::set_mode(&mut c, &slug, mode)?;
             eprintln!("tenant {slug} now uses {mode} mode");
         }
+        TenantCmd::AllowRedirect {
+            slug,
+            prefix,
+            remove,
+        } => {
+            if remove {
+                idp::disallow_redirect(&mut c, &slug, &prefix)?;
+                eprintln!("{prefix} is no longer an allowed return_to of {slug}");
+            } else {
+                idp::allow_redirect(&mut c, &slug, &prefix)?;
+                eprintln!("return_to URLs starting with {prefix} are allowed for {slug}");
+            }
+        }
+        TenantCmd::Redirects { slug } => {
+            let t = tenants::by_slug(&mut c, &slug)?;
+            for p in idp::redirects(&mut c, &t.id)? {
+                println!("{p}");
+            }
+        }
     }
     Ok(())
 }
@@ -145,6 +229,95 @@ fn token(config: Config, cmd: TokenCmd) -> anyhow::Result<()> {
         TokenCmd::Revoke { tenant, name } => {
             tenants::revoke_token(&mut c, &tenant, &name)?;
             eprintln!("token {name:?} of {tenant} revoked");
+        }
+    }
+    Ok(())
+}
+
+fn idp_cmd(config: Config, cmd: IdpCmd) -> anyhow::Result<()> {
+    let state = AppState::open(config)?;
+    let mut c = state.db.conn()?;
+    match cmd {
+        IdpCmd::Add { tenant, kind } => {
+            let new = match kind {
+                IdpKindCmd::Oidc {
+                    slug,
+                    title,
+                    issuer,
+                    client_id,
+                    client_secret,
+                    scopes,
+                } => {
+                    let issuer = issuer.trim().to_owned();
+                    // Refuse a provider muster cannot talk to before storing anything.
+                    let doc = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?
+                        .block_on(oidc::discover(&issuer))
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let scopes = scopes
+                        .into_iter()
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                    idp::NewIdp {
+                        slug,
+                        title,
+                        kind: idp::Kind::Oidc,
+                        settings: serde_json::to_value(idp::OidcSettings {
+                            issuer,
+                            client_id,
+                            scopes,
+                        })?,
+                        client_secret: Some(client_secret),
+                        discovered: Some(doc),
+                    }
+                }
+            };
+            let added = idp::add(&mut c, &tenant, new)?;
+            println!("{}", added.slug);
+            eprintln!(
+                "identity provider {} added to {tenant}; its redirect URI is {}/t/{tenant}/sso/{}/callback",
+                added.slug, state.config.public_url, added.slug
+            );
+        }
+        IdpCmd::List { tenant } => {
+            let t = tenants::by_slug(&mut c, &tenant)?;
+            for i in idp::list(&mut c, &t.id)? {
+                let what = match (i.oidc(), i.saml()) {
+                    (Some(o), _) => format!("issuer {} client {}", o.issuer, o.client_id),
+                    (_, Some(s)) => format!("entity {}", s.entity_id),
+                    _ => String::new(),
+                };
+                let state_word = if i.active { "active" } else { "disabled" };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    i.slug, i.kind, state_word, i.title, what
+                );
+            }
+        }
+        IdpCmd::Remove { tenant, slug } => {
+            idp::remove(&mut c, &tenant, &slug)?;
+            eprintln!("identity provider {slug} removed from {tenant}");
+        }
+        IdpCmd::Enable { tenant, slug } => {
+            idp::set_active(&mut c, &tenant, &slug, true)?;
+            eprintln!("identity provider {slug} of {tenant} enabled");
+        }
+        IdpCmd::Disable { tenant, slug } => {
+            idp::set_active(&mut c, &tenant, &slug, false)?;
+            eprintln!("identity provider {slug} of {tenant} disabled");
+        }
+        IdpCmd::Map {
+            tenant,
+            slug,
+            attribute,
+            claims,
+        } => {
+            let mapping = idp::set_mapping(&mut c, &tenant, &slug, &attribute, claims)?;
+            for (attr, names) in mapping {
+                println!("{attr}\t{}", names.join(","));
+            }
         }
     }
     Ok(())

@@ -7,4 +7,5 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod scim;
+pub mod sso;
 pub mod tenants;

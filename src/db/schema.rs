@@ -72,4 +72,95 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(tenants, scim_tokens, users, groups, members, attrs);
+diesel::table! {
+    identity_providers (id) {
+        id -> Text,
+        tenant_id -> Text,
+        slug -> Text,
+        title -> Text,
+        kind -> Text,
+        active -> Bool,
+        settings -> Text,
+        client_secret -> Nullable<Text>,
+        mapping -> Text,
+        discovered -> Nullable<Text>,
+        discovered_at -> Nullable<Text>,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    redirect_targets (tenant_id, prefix) {
+        tenant_id -> Text,
+        prefix -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    external_identities (idp_id, subject) {
+        idp_id -> Text,
+        subject -> Text,
+        tenant_id -> Text,
+        user_id -> Text,
+        created_at -> Text,
+        last_login_at -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    login_flows (id_hash) {
+        id_hash -> Text,
+        tenant_id -> Text,
+        idp_id -> Text,
+        secrets -> Text,
+        return_to -> Nullable<Text>,
+        expires_at -> Text,
+    }
+}
+
+diesel::table! {
+    saml_seen (idp_id, assertion_id) {
+        idp_id -> Text,
+        assertion_id -> Text,
+        expires_at -> Text,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        tenant_id -> Text,
+        user_id -> Text,
+        idp_id -> Nullable<Text>,
+        created_at -> Text,
+        expires_at -> Text,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        private_pem -> Text,
+        public_jwk -> Text,
+        created_at -> Text,
+        retired_at -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    scim_tokens,
+    users,
+    groups,
+    members,
+    attrs,
+    identity_providers,
+    redirect_targets,
+    external_identities,
+    login_flows,
+    saml_seen,
+    sessions,
+    signing_keys
+);

@@ -352,6 +352,10 @@ fn save(
     if doc != cur.doc {
         write_index(c, tenant, kind, &cur.id, &doc, true)?;
     }
+    // Deprovisioning takes effect at once: an inactive user keeps no session.
+    if kind == Kind::User && !user_columns(&doc).active {
+        crate::sso::session::end_all(c, &cur.id)?;
+    }
     cur.doc = doc;
     cur.version += 1;
     now.clone_into(&mut cur.updated);
@@ -440,6 +444,8 @@ pub fn delete(
             "DELETE FROM attrs WHERE resource_id = ",
             "DELETE FROM members WHERE member_id = ",
             "DELETE FROM members WHERE group_id = ",
+            "DELETE FROM sessions WHERE user_id = ",
+            "DELETE FROM external_identities WHERE user_id = ",
         ] {
             let mut b = Builder::new(dialect);
             b.push(stmt).text(id);

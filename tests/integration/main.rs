@@ -10,5 +10,7 @@ mod filters;
 mod groups;
 mod listing;
 mod patch;
+mod peers;
 mod protocol;
+mod sso;
 mod users;

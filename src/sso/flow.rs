@@ -1,0 +1,105 @@
+//! A sign-in between leaving for the IdP and coming back. What must be checked on return
+//! (OIDC state, nonce and PKCE verifier; the SAML request id) is kept in the database, keyed
+//! by the hash of a random value in a cookie scoped to the provider's path: the browser that
+//! started the sign-in is the only one that can finish it, once, within ten minutes.
+
+use crate::auth::secret;
+use crate::db::schema::login_flows;
+use crate::db::DbConn;
+use crate::scim::index::format_time;
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+/// The cookie that ties a browser to its sign-in in progress.
+pub const COOKIE: &str = "muster_login";
+
+/// How long a person may spend at the IdP.
+pub const LIFETIME: Duration = Duration::minutes(10);
+
+/// What is checked when the IdP sends the person back.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Secrets {
+    /// OIDC `state`, or the SAML RelayState.
+    pub state: String,
+    #[serde(default)]
+    pub nonce: Option<String>,
+    #[serde(default)]
+    pub pkce_verifier: Option<String>,
+    /// The SAML AuthnRequest id the response must answer.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// A sign-in in progress.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub tenant_id: String,
+    pub idp_id: String,
+    pub secrets: Secrets,
+    pub return_to: Option<String>,
+}
+
+/// Records a flow and returns the cookie value.
+///
+/// # Errors
+/// Database errors.
+pub fn start(c: &mut DbConn, flow: &Flow) -> Result<String, DieselError> {
+    let id = secret::generate("msf_");
+    let now = OffsetDateTime::now_utc();
+    // Old flows are dead weight; sweep a few on the way.
+    diesel::delete(login_flows::table.filter(login_flows::expires_at.lt(format_time(now))))
+        .execute(c)?;
+    let secrets = serde_json::to_string(&flow.secrets)
+        .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
+    diesel::insert_into(login_flows::table)
+        .values((
+            login_flows::id_hash.eq(secret::hash(&id)),
+            login_flows::tenant_id.eq(&flow.tenant_id),
+            login_flows::idp_id.eq(&flow.idp_id),
+            login_flows::secrets.eq(secrets),
+            login_flows::return_to.eq(&flow.return_to),
+            login_flows::expires_at.eq(format_time(now + LIFETIME)),
+        ))
+        .execute(c)?;
+    Ok(id)
+}
+
+/// Takes the flow behind a cookie value: it is deleted whatever happens next, so a response
+/// cannot be played into it twice. `None` when unknown, expired, or another provider's.
+///
+/// # Errors
+/// Database errors.
+pub fn take(c: &mut DbConn, id: &str, idp_id: &str) -> Result<Option<Flow>, DieselError> {
+    let hash = secret::hash(id);
+    let row: Option<(String, String, String, Option<String>, String)> = login_flows::table
+        .find(&hash)
+        .select((
+            login_flows::tenant_id,
+            login_flows::idp_id,
+            login_flows::secrets,
+            login_flows::return_to,
+            login_flows::expires_at,
+        ))
+        .first(c)
+        .optional()?;
+    let Some((tenant_id, flow_idp, secrets, return_to, expires_at)) = row else {
+        return Ok(None);
+    };
+    // Single use: whoever deletes the row owns the flow (two racing requests: one wins).
+    let deleted = diesel::delete(login_flows::table.find(&hash)).execute(c)?;
+    let live = expires_at > format_time(OffsetDateTime::now_utc());
+    if deleted == 0 || !live || flow_idp != idp_id {
+        return Ok(None);
+    }
+    let Ok(secrets) = serde_json::from_str(&secrets) else {
+        return Ok(None);
+    };
+    Ok(Some(Flow {
+        tenant_id,
+        idp_id: flow_idp,
+        secrets,
+        return_to,
+    }))
+}

@@ -1,0 +1,660 @@
+//! The sign-in routes under `/t/{tenant}`: the login page, leaving for an IdP and coming
+//! back, the account page and logout. Every refusal is a page that says what happened and
+//! what to do, and starts no session.
+
+use super::idp::{self, Idp, Kind as IdpKind};
+use super::link::{self, Outcome};
+use super::{flow, oidc, pages, session, Claims};
+use crate::app::AppState;
+use crate::db::schema::{groups, members};
+use crate::scim::schema::Kind;
+use crate::scim::store;
+use crate::tenants::{self, Mode, Tenant, TenantError};
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The routes, to be mounted at the root.
+pub fn scope() -> actix_web::Scope {
+    web::scope("/t/{tenant}")
+        .route("/login", web::get().to(login))
+        .route("/account", web::get().to(account))
+        .route("/logout", web::post().to(logout))
+        .route("/sso/{idp}/start", web::get().to(start))
+        .route("/sso/{idp}/callback", web::get().to(callback))
+}
+
+/// A refusal or a problem, shown as a page.
+pub struct Page {
+    status: u16,
+    heading: String,
+    message: String,
+    detail: Option<String>,
+    login: Option<String>,
+}
+
+impl Page {
+    fn new(status: u16, heading: &str, message: impl Into<String>) -> Page {
+        Page {
+            status,
+            heading: heading.to_owned(),
+            message: message.into(),
+            detail: None,
+            login: None,
+        }
+    }
+
+    fn detail(mut self, d: impl Into<String>) -> Page {
+        self.detail = Some(d.into());
+        self
+    }
+
+    fn login(mut self, tenant: &str) -> Page {
+        self.login = Some(format!("/t/{tenant}/login"));
+        self
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Page {
+        tracing::error!(error = %e, "sign-in failed on an internal error");
+        Page::new(
+            500,
+            "Something went wrong",
+            "muster could not complete this request. Try again in a moment; if it keeps \
+             happening, tell your administrator.",
+        )
+    }
+
+    fn response(&self) -> HttpResponse {
+        let body = pages::render(
+            "message.html",
+            json!({
+                "heading": self.heading,
+                "message": self.message,
+                "detail": self.detail,
+                "login": self.login,
+            }),
+        );
+        html(
+            actix_web::http::StatusCode::from_u16(self.status)
+                .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
+        )
+        .body(body)
+    }
+}
+
+impl From<TenantError> for Page {
+    fn from(e: TenantError) -> Page {
+        match e {
+            TenantError::NoTenant(slug) => Page::new(
+                404,
+                "Unknown organisation",
+                format!(
+                    "There is no organisation {slug:?} here. Check the address you were given."
+                ),
+            ),
+            other => Page::internal(other),
+        }
+    }
+}
+
+impl From<crate::db::DbError> for Page {
+    fn from(e: crate::db::DbError) -> Page {
+        Page::internal(e)
+    }
+}
+
+impl From<diesel::result::Error> for Page {
+    fn from(e: diesel::result::Error) -> Page {
+        Page::internal(e)
+    }
+}
+
+type PageResult = Result<HttpResponse, Page>;
+
+async fn respond(r: PageResult) -> HttpResponse {
+    r.unwrap_or_else(|p| p.response())
+}
+
+/// A page that is never cached and never framed.
+fn html(status: actix_web::http::StatusCode) -> actix_web::HttpResponseBuilder {
+    let mut b = HttpResponse::build(status);
+    b.content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ));
+    b
+}
+
+fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
+    let mut b = HttpResponse::SeeOther();
+    b.insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"));
+    b
+}
+
+/// The session cookie of a tenant: one per tenant, so signing in to one leaves another alone.
+fn session_cookie_name(tenant: &str) -> String {
+    format!("{}_{tenant}", session::COOKIE)
+}
+
+fn secure(state: &AppState) -> bool {
+    state.config.public_url.starts_with("https://")
+}
+
+fn cookie<'c>(state: &AppState, name: String, value: String, path: String) -> Cookie<'c> {
+    let mut c = Cookie::new(name, value);
+    c.set_path(path);
+    c.set_http_only(true);
+    c.set_same_site(SameSite::Lax);
+    c.set_secure(secure(state));
+    c
+}
+
+fn removal<'c>(state: &AppState, name: String, path: String) -> Cookie<'c> {
+    let mut c = cookie(state, name, String::new(), path);
+    c.make_removal();
+    c
+}
+
+async fn tenant(state: &AppState, slug: &str) -> Result<Tenant, Page> {
+    let slug = slug.to_owned();
+    Ok(state.db.run(move |c| tenants::by_slug(c, &slug)).await?)
+}
+
+/// The active provider `slug` of the tenant, or a page saying there is none.
+async fn active_idp(state: &AppState, t: &Tenant, slug: &str) -> Result<Idp, Page> {
+    let (tid, s) = (t.id.clone(), slug.to_owned());
+    let found = state.db.run(move |c| idp::find(c, &tid, &s)).await?;
+    match found {
+        Some(i) if i.active => Ok(i),
+        _ => Err(Page::new(
+            404,
+            "Unknown sign-in method",
+            format!("{} has no active sign-in method {slug:?}.", t.name),
+        )
+        .login(&t.slug)),
+    }
+}
+
+#[derive(Deserialize)]
+struct ReturnTo {
+    return_to: Option<String>,
+}
+
+async fn login(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<ReturnTo>,
+) -> HttpResponse {
+    respond(login_page(&state, &path, q.into_inner().return_to).await).await
+}
+
+async fn login_page(state: &AppState, slug: &str, return_to: Option<String>) -> PageResult {
+    let t = tenant(state, slug).await?;
+    let tid = t.id.clone();
+    let idps = state.db.run(move |c| idp::list(c, &tid)).await?;
+    let suffix = return_to
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            format!(
+                "?{}",
+                serde_urlencoded::to_string([("return_to", r)]).unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    let buttons: Vec<Value> = idps
+        .iter()
+        .filter(|i| i.active)
+        .map(|i| {
+            json!({
+                "title": i.title,
+                "start": format!("/t/{}/sso/{}/start{suffix}", t.slug, i.slug),
+            })
+        })
+        .collect();
+    let body = pages::render(
+        "login.html",
+        json!({"tenant_name": t.name, "idps": buttons}),
+    );
+    Ok(html(actix_web::http::StatusCode::OK).body(body))
+}
+
+async fn start(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    q: web::Query<ReturnTo>,
+) -> HttpResponse {
+    let (tslug, islug) = path.into_inner();
+    respond(start_flow(&state, &tslug, &islug, q.into_inner().return_to).await).await
+}
+
+fn callback_url(state: &AppState, t: &str, i: &str) -> String {
+    format!("{}/t/{t}/sso/{i}/callback", state.config.public_url)
+}
+
+fn flow_path(t: &str, i: &str) -> String {
+    format!("/t/{t}/sso/{i}/")
+}
+
+async fn start_flow(
+    state: &AppState,
+    tslug: &str,
+    islug: &str,
+    return_to: Option<String>,
+) -> PageResult {
+    let t = tenant(state, tslug).await?;
+    let i = active_idp(state, &t, islug).await?;
+    // A return_to that is not allowed is dropped here, not followed later.
+    let tid = t.id.clone();
+    let allowed = state.db.run(move |c| idp::redirects(c, &tid)).await?;
+    let return_to = return_to.and_then(|r| idp::checked_return_to(&r, &allowed));
+    let (url, secrets) = match i.kind {
+        IdpKind::Oidc => {
+            let settings = i
+                .oidc()
+                .ok_or_else(|| Page::internal("bad OIDC settings"))?;
+            let doc = discovered_doc(state, &i, &settings).await?;
+            let s = oidc::start(&settings, &doc, &callback_url(state, tslug, islug))
+                .map_err(Page::internal)?;
+            let secrets = flow::Secrets {
+                state: s.state,
+                nonce: Some(s.nonce),
+                pkce_verifier: Some(s.pkce_verifier),
+                request_id: None,
+            };
+            (s.url, secrets)
+        }
+        IdpKind::Saml => return Err(Page::internal("SAML sign-in is not served here yet")),
+    };
+    let f = flow::Flow {
+        tenant_id: t.id.clone(),
+        idp_id: i.id.clone(),
+        secrets,
+        return_to,
+    };
+    let id = state
+        .db
+        .run_write(move |c| flow::start(c, &f).map_err(Page::from))
+        .await?;
+    let mut fc = cookie(state, flow::COOKIE.to_owned(), id, flow_path(tslug, islug));
+    fc.set_max_age(CookieDuration::seconds(flow::LIFETIME.whole_seconds()));
+    Ok(see_other(&url).cookie(fc).finish())
+}
+
+/// The stored discovery document, fetched now if it never was.
+async fn discovered_doc(
+    state: &AppState,
+    i: &Idp,
+    settings: &idp::OidcSettings,
+) -> Result<String, Page> {
+    let id = i.id.clone();
+    let (doc, _) = state.db.run(move |c| idp::discovered(c, &id)).await?;
+    if let Some(d) = doc {
+        return Ok(d);
+    }
+    refetch(state, i, settings).await
+}
+
+async fn refetch(state: &AppState, i: &Idp, settings: &idp::OidcSettings) -> Result<String, Page> {
+    let doc = oidc::discover(&settings.issuer).await.map_err(|e| {
+        Page::new(
+            502,
+            "The identity provider is unreachable",
+            format!("{} could not be reached. Try again in a moment.", i.title),
+        )
+        .detail(e)
+    })?;
+    let (id, d) = (i.id.clone(), doc.clone());
+    state
+        .db
+        .run_write(move |c| idp::set_discovered(c, &id, &d))
+        .await?;
+    Ok(doc)
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn callback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    q: web::Query<CallbackQuery>,
+) -> HttpResponse {
+    let (tslug, islug) = path.into_inner();
+    let r = oidc_callback(&state, &req, &tslug, &islug, q.into_inner()).await;
+    // The flow cookie is spent whatever happened.
+    let mut resp = respond(r).await;
+    let _ = resp.add_cookie(&removal(
+        &state,
+        flow::COOKIE.to_owned(),
+        flow_path(&tslug, &islug),
+    ));
+    resp
+}
+
+fn expired_flow(tslug: &str) -> Page {
+    Page::new(
+        400,
+        "This sign-in has expired",
+        "The sign-in took too long, was already completed, or was started in another \
+         browser. Start again from the sign-in page.",
+    )
+    .login(tslug)
+}
+
+async fn take_flow(
+    state: &AppState,
+    req: &HttpRequest,
+    t: &Tenant,
+    i: &Idp,
+) -> Result<flow::Flow, Page> {
+    let Some(value) = req.cookie(flow::COOKIE).map(|c| c.value().to_owned()) else {
+        return Err(expired_flow(&t.slug));
+    };
+    let idp_id = i.id.clone();
+    let f = state
+        .db
+        .run_write(move |c| flow::take(c, &value, &idp_id).map_err(Page::from))
+        .await?;
+    match f {
+        Some(f) if f.tenant_id == t.id => Ok(f),
+        _ => Err(expired_flow(&t.slug)),
+    }
+}
+
+fn refused(tslug: &str, why: impl Into<String>) -> Page {
+    let why = why.into();
+    tracing::warn!(tenant = tslug, reason = %why, "sign-in refused");
+    Page::new(
+        403,
+        "Sign-in refused",
+        "The response from your identity provider could not be accepted, so you are not \
+         signed in. Start again; if it keeps failing, tell your administrator.",
+    )
+    .detail(why)
+    .login(tslug)
+}
+
+async fn oidc_callback(
+    state: &AppState,
+    req: &HttpRequest,
+    tslug: &str,
+    islug: &str,
+    q: CallbackQuery,
+) -> PageResult {
+    let t = tenant(state, tslug).await?;
+    let i = active_idp(state, &t, islug).await?;
+    let settings = i
+        .oidc()
+        .ok_or_else(|| refused(tslug, "not an OIDC provider"))?;
+    let f = take_flow(state, req, &t, &i).await?;
+    if !q
+        .state
+        .as_deref()
+        .is_some_and(|s| constant_eq(s, &f.secrets.state))
+    {
+        return Err(refused(
+            tslug,
+            "the state parameter does not match this sign-in",
+        ));
+    }
+    if let Some(e) = q.error {
+        return Err(refused(
+            tslug,
+            format!(
+                "the identity provider answered {e}{}",
+                q.error_description
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    let code = q
+        .code
+        .ok_or_else(|| refused(tslug, "the response carries no authorization code"))?;
+    let (Some(nonce), Some(verifier)) = (&f.secrets.nonce, &f.secrets.pkce_verifier) else {
+        return Err(expired_flow(tslug));
+    };
+    let doc = discovered_doc(state, &i, &settings).await?;
+    let secret = {
+        let id = i.id.clone();
+        state.db.run(move |c| idp::client_secret(c, &id)).await?
+    };
+    let raw = oidc::redeem(
+        &settings,
+        secret,
+        &doc,
+        &callback_url(state, tslug, islug),
+        oidc::Callback {
+            code: &code,
+            iss: q.iss.as_deref(),
+        },
+        verifier,
+    )
+    .await
+    .map_err(|e| refused(tslug, e.to_string()))?;
+    let claims = match oidc::verify(&settings, &doc, &raw, nonce) {
+        Ok(c) => c,
+        Err(oidc::OidcError::UnknownKey) => {
+            // The provider may have rotated its keys: refetch, at most once a minute.
+            let id = i.id.clone();
+            let (_, at) = state.db.run(move |c| idp::discovered(c, &id)).await?;
+            let cutoff = crate::scim::index::format_time(
+                time::OffsetDateTime::now_utc() - oidc::JWKS_REFETCH_AFTER,
+            );
+            if at.is_some_and(|a| a > cutoff) {
+                return Err(refused(tslug, oidc::OidcError::UnknownKey.to_string()));
+            }
+            let fresh = refetch(state, &i, &settings).await?;
+            oidc::verify(&settings, &fresh, &raw, nonce)
+                .map_err(|e| refused(tslug, e.to_string()))?
+        }
+        Err(e) => return Err(refused(tslug, e.to_string())),
+    };
+    signed_in(state, &t, &i, claims, f.return_to).await
+}
+
+/// Length-independent comparison of two secrets.
+fn constant_eq(a: &str, b: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
+}
+
+/// Resolves the verified login to a user and starts a session, or says why not.
+pub(crate) async fn signed_in(
+    state: &AppState,
+    t: &Tenant,
+    i: &Idp,
+    claims: Claims,
+    return_to: Option<String>,
+) -> PageResult {
+    let mode: Mode = t.mode.parse().unwrap_or(Mode::Scim);
+    let (tid, idp) = (t.id.clone(), i.clone());
+    let outcome = state
+        .db
+        .run_write(move |c| {
+            let first = link::resolve(c, &tid, mode, &idp, &claims);
+            // Two first logins of one person can race to create them; the loser finds them.
+            match first {
+                Err(link::LinkError::Scim(e)) if e.status == 409 => {
+                    link::resolve(c, &tid, mode, &idp, &claims)
+                }
+                other => other,
+            }
+        })
+        .await
+        .map_err(Page::internal)?;
+    let user_id = match outcome {
+        Outcome::SignedIn { user_id } => user_id,
+        Outcome::NotProvisioned => {
+            return Err(Page::new(
+                403,
+                "Your account is not provisioned",
+                format!(
+                    "You signed in at {}, but {} has no account for you. Ask your \
+                     administrator to give you access.",
+                    i.title, t.name
+                ),
+            )
+            .login(&t.slug))
+        }
+        Outcome::Inactive => {
+            return Err(Page::new(
+                403,
+                "Your account is deactivated",
+                format!(
+                    "Your account in {} is deactivated. Ask your administrator if you need \
+                     access again.",
+                    t.name
+                ),
+            )
+            .login(&t.slug))
+        }
+        Outcome::Conflict => {
+            return Err(Page::new(
+                409,
+                "This account is linked to someone else",
+                format!(
+                    "The matching account in {} is already linked to another {} identity. Ask \
+                     your administrator.",
+                    t.name, i.title
+                ),
+            )
+            .login(&t.slug))
+        }
+    };
+    let (tid, uid, iid) = (t.id.clone(), user_id.clone(), i.id.clone());
+    let sid = state
+        .db
+        .run_write(move |c| session::create(c, &tid, &uid, Some(&iid)).map_err(Page::from))
+        .await?;
+    tracing::info!(tenant = %t.slug, idp = %i.slug, user = %user_id, "signed in");
+    let target = return_to.unwrap_or_else(|| format!("/t/{}/account", t.slug));
+    let mut sc = cookie(state, session_cookie_name(&t.slug), sid, "/".to_owned());
+    sc.set_max_age(CookieDuration::seconds(session::LIFETIME.whole_seconds()));
+    Ok(see_other(&target).cookie(sc).finish())
+}
+
+/// The session of this request for the tenant, if any.
+pub async fn current(
+    state: &AppState,
+    req: &HttpRequest,
+    t: &Tenant,
+) -> Result<Option<session::Session>, Page> {
+    let Some(value) = req
+        .cookie(&session_cookie_name(&t.slug))
+        .map(|c| c.value().to_owned())
+    else {
+        return Ok(None);
+    };
+    let tid = t.id.clone();
+    state
+        .db
+        .run(move |c| session::find(c, &tid, &value).map_err(Page::from))
+        .await
+}
+
+async fn account(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    respond(account_page(&state, &req, &path).await).await
+}
+
+async fn account_page(state: &AppState, req: &HttpRequest, tslug: &str) -> PageResult {
+    let t = tenant(state, tslug).await?;
+    let Some(s) = current(state, req, &t).await? else {
+        return Ok(see_other(&format!("/t/{tslug}/login")).finish());
+    };
+    let (tid, uid, iid) = (t.id.clone(), s.user_id.clone(), s.idp_id.clone());
+    let (user, group_names, idp_title) = state
+        .db
+        .run(move |c| {
+            let user = store::find(c, &tid, Kind::User, &uid).map_err(Page::internal)?;
+            let names: Vec<String> = members::table
+                .inner_join(groups::table.on(groups::id.eq(members::group_id)))
+                .filter(members::member_id.eq(&uid))
+                .filter(groups::tenant_id.eq(&tid))
+                .order(groups::display_name)
+                .select(groups::display_name)
+                .load(c)?;
+            let title = match iid {
+                Some(iid) => crate::db::schema::identity_providers::table
+                    .find(iid)
+                    .select(crate::db::schema::identity_providers::title)
+                    .first::<String>(c)
+                    .optional()?,
+                None => None,
+            };
+            Ok::<_, Page>((user, names, title))
+        })
+        .await?;
+    let Some(user) = user else {
+        return Ok(see_other(&format!("/t/{tslug}/login")).finish());
+    };
+    let doc = &user.doc;
+    let email = doc
+        .get("emails")
+        .and_then(Value::as_array)
+        .and_then(|a| {
+            a.iter()
+                .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+                .or_else(|| a.first())
+        })
+        .and_then(|e| e.get("value"))
+        .and_then(Value::as_str);
+    let body = pages::render(
+        "account.html",
+        json!({
+            "tenant_name": t.name,
+            "user_name": doc.get("userName"),
+            "display_name": doc.get("displayName"),
+            "email": email,
+            "groups": group_names,
+            "idp_title": idp_title,
+            "logout": format!("/t/{tslug}/logout"),
+        }),
+    );
+    Ok(html(actix_web::http::StatusCode::OK).body(body))
+}
+
+async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let tslug = path.into_inner();
+    let name = session_cookie_name(&tslug);
+    if let Some(value) = req.cookie(&name).map(|c| c.value().to_owned()) {
+        if let Err(e) = state
+            .db
+            .run_write(move |c| session::end(c, &value).map_err(Page::from))
+            .await
+        {
+            return e.response();
+        }
+    }
+    see_other(&format!("/t/{tslug}/login"))
+        .cookie(removal(&state, name, "/".to_owned()))
+        .finish()
+}

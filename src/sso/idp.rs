@@ -1,0 +1,569 @@
+//! A tenant's identity providers: what an admin configures (slug, title, kind, settings,
+//! claim mapping) and the checks that refuse a provider muster could not trust.
+
+use crate::db::schema::{identity_providers, redirect_targets};
+use crate::db::DbConn;
+use crate::tenants::{self, now, TenantError};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// The protocol an identity provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Oidc,
+    Saml,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Oidc => "oidc",
+            Kind::Saml => "saml",
+        })
+    }
+}
+
+impl FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Kind, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "oidc" => Ok(Kind::Oidc),
+            "saml" => Ok(Kind::Saml),
+            other => Err(format!("unknown kind {other:?}: use oidc or saml")),
+        }
+    }
+}
+
+/// OIDC settings. The client secret is kept apart (see [`client_secret`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+}
+
+/// SAML settings, read from the IdP's metadata when the provider is added.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SamlSettings {
+    pub entity_id: String,
+    pub sso_url: String,
+    /// The metadata document as fetched or read; samael verifies against its certificates.
+    pub metadata_xml: String,
+    #[serde(default)]
+    pub metadata_url: Option<String>,
+    /// Unsolicited responses (IdP-initiated login) are refused unless this is set.
+    #[serde(default)]
+    pub idp_initiated: bool,
+}
+
+/// The User attributes a login can fill, each from the first of its claims (OIDC) or
+/// attributes (SAML) that is present. `userName` falls back to the verified email, and, on
+/// SAML, to the NameID.
+pub const MAPPED: [&str; 6] = [
+    "userName",
+    "email",
+    "givenName",
+    "familyName",
+    "displayName",
+    "groups",
+];
+
+/// Claim mapping: User attribute → candidate claim or attribute names, in order.
+pub type Mapping = BTreeMap<String, Vec<String>>;
+
+/// What most IdPs send, so that a provider works without any mapping set.
+pub fn default_mapping(kind: Kind) -> Mapping {
+    let names: [(&str, &[&str]); 6] = match kind {
+        Kind::Oidc => [
+            ("userName", &["preferred_username"]),
+            ("email", &["email"]),
+            ("givenName", &["given_name"]),
+            ("familyName", &["family_name"]),
+            ("displayName", &["name"]),
+            ("groups", &["groups"]),
+        ],
+        Kind::Saml => [
+            ("userName", &[]),
+            (
+                "email",
+                &[
+                    "email",
+                    "mail",
+                    "emailaddress",
+                    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+                    "urn:oid:0.9.2342.19200300.100.1.3",
+                ],
+            ),
+            (
+                "givenName",
+                &[
+                    "givenName",
+                    "firstName",
+                    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+                    "urn:oid:2.5.4.42",
+                ],
+            ),
+            (
+                "familyName",
+                &[
+                    "sn",
+                    "surname",
+                    "lastName",
+                    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+                    "urn:oid:2.5.4.4",
+                ],
+            ),
+            (
+                "displayName",
+                &[
+                    "displayName",
+                    "http://schemas.microsoft.com/identity/claims/displayname",
+                    "urn:oid:2.16.840.1.113730.3.1.241",
+                ],
+            ),
+            (
+                "groups",
+                &[
+                    "groups",
+                    "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
+                ],
+            ),
+        ],
+    };
+    names
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.iter().map(|s| (*s).to_owned()).collect()))
+        .collect()
+}
+
+/// An identity provider as stored, without its secret.
+#[derive(Debug, Clone)]
+pub struct Idp {
+    pub id: String,
+    pub tenant_id: String,
+    pub slug: String,
+    pub title: String,
+    pub kind: Kind,
+    pub active: bool,
+    pub settings: serde_json::Value,
+    pub mapping: Mapping,
+    pub created_at: String,
+}
+
+impl Idp {
+    /// The OIDC settings, when this is an OIDC provider.
+    pub fn oidc(&self) -> Option<OidcSettings> {
+        (self.kind == Kind::Oidc)
+            .then(|| serde_json::from_value(self.settings.clone()).ok())
+            .flatten()
+    }
+
+    /// The SAML settings, when this is a SAML provider.
+    pub fn saml(&self) -> Option<SamlSettings> {
+        (self.kind == Kind::Saml)
+            .then(|| serde_json::from_value(self.settings.clone()).ok())
+            .flatten()
+    }
+}
+
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    String,
+    String,
+    String,
+);
+
+fn columns() -> (
+    identity_providers::id,
+    identity_providers::tenant_id,
+    identity_providers::slug,
+    identity_providers::title,
+    identity_providers::kind,
+    identity_providers::active,
+    identity_providers::settings,
+    identity_providers::mapping,
+    identity_providers::created_at,
+) {
+    use identity_providers as t;
+    (
+        t::id,
+        t::tenant_id,
+        t::slug,
+        t::title,
+        t::kind,
+        t::active,
+        t::settings,
+        t::mapping,
+        t::created_at,
+    )
+}
+
+fn from_row(r: Row) -> Result<Idp, TenantError> {
+    let bad =
+        |what: &str| TenantError::Invalid(format!("stored identity provider {}: {what}", r.2));
+    Ok(Idp {
+        kind: r.4.parse().map_err(|e: String| bad(&e))?,
+        settings: serde_json::from_str(&r.6).map_err(|e| bad(&e.to_string()))?,
+        mapping: serde_json::from_str(&r.7).map_err(|e| bad(&e.to_string()))?,
+        id: r.0,
+        tenant_id: r.1,
+        slug: r.2,
+        title: r.3,
+        active: r.5,
+        created_at: r.8,
+    })
+}
+
+/// What a new provider is made of; `settings` is already validated (see `sso::oidc::discover`
+/// and `sso::saml::read_metadata`).
+pub struct NewIdp {
+    pub slug: String,
+    pub title: String,
+    pub kind: Kind,
+    pub settings: serde_json::Value,
+    pub client_secret: Option<String>,
+    pub discovered: Option<String>,
+}
+
+/// Adds a provider to a tenant.
+///
+/// # Errors
+/// Unknown tenant, bad or taken slug.
+pub fn add(c: &mut DbConn, tenant_slug: &str, new: NewIdp) -> Result<Idp, TenantError> {
+    let t = tenants::by_slug(c, tenant_slug)?;
+    tenants::check_slug(&new.slug)?;
+    if new.title.trim().is_empty() {
+        return Err(TenantError::Invalid("the title must not be empty".into()));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let mapping = serde_json::to_string(&default_mapping(new.kind))
+        .map_err(|e| TenantError::Invalid(e.to_string()))?;
+    let stamp = now();
+    diesel::insert_into(identity_providers::table)
+        .values((
+            identity_providers::id.eq(&id),
+            identity_providers::tenant_id.eq(&t.id),
+            identity_providers::slug.eq(&new.slug),
+            identity_providers::title.eq(new.title.trim()),
+            identity_providers::kind.eq(new.kind.to_string()),
+            identity_providers::active.eq(true),
+            identity_providers::settings.eq(new.settings.to_string()),
+            identity_providers::client_secret.eq(&new.client_secret),
+            identity_providers::mapping.eq(&mapping),
+            identity_providers::discovered.eq(&new.discovered),
+            identity_providers::discovered_at.eq(new.discovered.as_ref().map(|_| stamp.clone())),
+            identity_providers::created_at.eq(&stamp),
+        ))
+        .execute(c)
+        .map_err(|e| {
+            if crate::db::is_unique_violation(&e) {
+                TenantError::Invalid(format!(
+                    "tenant {tenant_slug:?} already has an identity provider {:?}",
+                    new.slug
+                ))
+            } else {
+                e.into()
+            }
+        })?;
+    find(c, &t.id, &new.slug)?.ok_or_else(|| TenantError::Invalid("provider vanished".into()))
+}
+
+/// A tenant's providers (by tenant id), active or not, ordered by slug.
+///
+/// # Errors
+/// Database errors.
+pub fn list(c: &mut DbConn, tenant_id: &str) -> Result<Vec<Idp>, TenantError> {
+    identity_providers::table
+        .filter(identity_providers::tenant_id.eq(tenant_id))
+        .order(identity_providers::slug)
+        .select(columns())
+        .load::<Row>(c)?
+        .into_iter()
+        .map(from_row)
+        .collect()
+}
+
+/// One provider of a tenant by slug.
+///
+/// # Errors
+/// Database errors.
+pub fn find(c: &mut DbConn, tenant_id: &str, slug: &str) -> Result<Option<Idp>, TenantError> {
+    identity_providers::table
+        .filter(identity_providers::tenant_id.eq(tenant_id))
+        .filter(identity_providers::slug.eq(slug))
+        .select(columns())
+        .first::<Row>(c)
+        .optional()?
+        .map(from_row)
+        .transpose()
+}
+
+/// Finds a provider of the tenant named by slug, or says which part is unknown.
+///
+/// # Errors
+/// Unknown tenant or provider.
+pub fn by_slugs(c: &mut DbConn, tenant_slug: &str, slug: &str) -> Result<Idp, TenantError> {
+    let t = tenants::by_slug(c, tenant_slug)?;
+    find(c, &t.id, slug)?.ok_or_else(|| {
+        TenantError::Invalid(format!(
+            "tenant {tenant_slug:?} has no identity provider {slug:?}"
+        ))
+    })
+}
+
+/// The OIDC client secret; read only to talk to the IdP.
+///
+/// # Errors
+/// Database errors.
+pub fn client_secret(c: &mut DbConn, idp_id: &str) -> Result<Option<String>, TenantError> {
+    Ok(identity_providers::table
+        .find(idp_id)
+        .select(identity_providers::client_secret)
+        .first::<Option<String>>(c)
+        .optional()?
+        .flatten())
+}
+
+/// The cached OIDC discovery document and JWKS, and when they were fetched.
+///
+/// # Errors
+/// Database errors.
+pub fn discovered(
+    c: &mut DbConn,
+    idp_id: &str,
+) -> Result<(Option<String>, Option<String>), TenantError> {
+    Ok(identity_providers::table
+        .find(idp_id)
+        .select((
+            identity_providers::discovered,
+            identity_providers::discovered_at,
+        ))
+        .first(c)
+        .optional()?
+        .unwrap_or((None, None)))
+}
+
+/// Stores a fresh discovery document and JWKS.
+///
+/// # Errors
+/// Database errors.
+pub fn set_discovered(c: &mut DbConn, idp_id: &str, doc: &str) -> Result<(), TenantError> {
+    diesel::update(identity_providers::table.find(idp_id))
+        .set((
+            identity_providers::discovered.eq(doc),
+            identity_providers::discovered_at.eq(now()),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Removes a provider; the links of its users go with it (their users stay).
+///
+/// # Errors
+/// Unknown tenant or provider.
+pub fn remove(c: &mut DbConn, tenant_slug: &str, slug: &str) -> Result<(), TenantError> {
+    let idp = by_slugs(c, tenant_slug, slug)?;
+    crate::db::write_tx(c, |c| {
+        diesel::delete(
+            crate::db::schema::external_identities::table
+                .filter(crate::db::schema::external_identities::idp_id.eq(&idp.id)),
+        )
+        .execute(c)?;
+        diesel::delete(identity_providers::table.find(&idp.id)).execute(c)?;
+        Ok::<_, TenantError>(())
+    })
+}
+
+/// Turns a provider on or off; an inactive provider has no button and accepts no response.
+///
+/// # Errors
+/// Unknown tenant or provider.
+pub fn set_active(
+    c: &mut DbConn,
+    tenant_slug: &str,
+    slug: &str,
+    active: bool,
+) -> Result<(), TenantError> {
+    let idp = by_slugs(c, tenant_slug, slug)?;
+    diesel::update(identity_providers::table.find(&idp.id))
+        .set(identity_providers::active.eq(active))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Sets where one User attribute comes from (`claims` empty: back to the default).
+///
+/// # Errors
+/// Unknown tenant, provider or attribute.
+pub fn set_mapping(
+    c: &mut DbConn,
+    tenant_slug: &str,
+    slug: &str,
+    attribute: &str,
+    claims: Vec<String>,
+) -> Result<Mapping, TenantError> {
+    let idp = by_slugs(c, tenant_slug, slug)?;
+    let Some(name) = MAPPED.iter().find(|m| m.eq_ignore_ascii_case(attribute)) else {
+        return Err(TenantError::Invalid(format!(
+            "cannot map {attribute:?}: use one of {}",
+            MAPPED.join(", ")
+        )));
+    };
+    let mut mapping = idp.mapping;
+    let claims: Vec<String> = claims
+        .into_iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if claims.is_empty() {
+        let defaults = default_mapping(idp.kind);
+        mapping.insert(
+            (*name).to_owned(),
+            defaults.get(*name).cloned().unwrap_or_default(),
+        );
+    } else {
+        mapping.insert((*name).to_owned(), claims);
+    }
+    let text = serde_json::to_string(&mapping).map_err(|e| TenantError::Invalid(e.to_string()))?;
+    diesel::update(identity_providers::table.find(&idp.id))
+        .set(identity_providers::mapping.eq(text))
+        .execute(c)?;
+    Ok(mapping)
+}
+
+/// Allows `return_to` URLs that start with `prefix`, an absolute http(s) URL. It is stored in
+/// parsed form, whose origin ends with `/`, so `https://app.example.com` does not also allow
+/// `https://app.example.com.evil.example`. Adding one twice is harmless.
+///
+/// # Errors
+/// Unknown tenant, a prefix that is not such a URL.
+pub fn allow_redirect(c: &mut DbConn, tenant_slug: &str, prefix: &str) -> Result<(), TenantError> {
+    let t = tenants::by_slug(c, tenant_slug)?;
+    let url = url::Url::parse(prefix)
+        .map_err(|e| TenantError::Invalid(format!("{prefix:?} is not an absolute URL: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return Err(TenantError::Invalid(format!(
+            "{prefix:?} must be an http or https URL with a host"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(TenantError::Invalid(format!(
+            "{prefix:?} must not carry a query, fragment or user name"
+        )));
+    }
+    // The parsed form ends its origin with '/', so a prefix match cannot run into the host.
+    let prefix = url.to_string();
+    let added = diesel::insert_into(redirect_targets::table)
+        .values((
+            redirect_targets::tenant_id.eq(&t.id),
+            redirect_targets::prefix.eq(&prefix),
+            redirect_targets::created_at.eq(now()),
+        ))
+        .execute(c);
+    match added {
+        Err(e) if crate::db::is_unique_violation(&e) => Ok(()),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+/// Stops allowing a prefix.
+///
+/// # Errors
+/// Unknown tenant or prefix.
+pub fn disallow_redirect(
+    c: &mut DbConn,
+    tenant_slug: &str,
+    prefix: &str,
+) -> Result<(), TenantError> {
+    let t = tenants::by_slug(c, tenant_slug)?;
+    let normal = url::Url::parse(prefix)
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    let n = diesel::delete(
+        redirect_targets::table
+            .filter(redirect_targets::tenant_id.eq(&t.id))
+            .filter(redirect_targets::prefix.eq_any([prefix, normal.as_str()])),
+    )
+    .execute(c)?;
+    if n == 0 {
+        return Err(TenantError::Invalid(format!(
+            "{prefix:?} is not an allowed redirect of tenant {tenant_slug:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// The tenant's allowed `return_to` prefixes.
+///
+/// # Errors
+/// Database errors.
+pub fn redirects(c: &mut DbConn, tenant_id: &str) -> Result<Vec<String>, TenantError> {
+    Ok(redirect_targets::table
+        .filter(redirect_targets::tenant_id.eq(tenant_id))
+        .order(redirect_targets::prefix)
+        .select(redirect_targets::prefix)
+        .load(c)?)
+}
+
+/// The `return_to` to honour: an absolute URL that starts with an allowed prefix, compared
+/// after parsing (so encodings, `//host`, `\` and user-info tricks cannot slip through).
+/// Anything else is dropped.
+pub fn checked_return_to(candidate: &str, allowed: &[String]) -> Option<String> {
+    let candidate = candidate.trim();
+    if candidate.is_empty() || candidate.chars().any(char::is_control) {
+        return None;
+    }
+    let url = url::Url::parse(candidate).ok()?;
+    if !matches!(url.scheme(), "https" | "http") || !url.username().is_empty() {
+        return None;
+    }
+    let text = url.to_string();
+    allowed
+        .iter()
+        .any(|p| text.starts_with(p.as_str()))
+        .then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checked_return_to;
+
+    #[test]
+    fn return_to_needs_an_allowed_prefix_after_parsing() {
+        let allowed = vec!["https://app.example.com/".to_owned()];
+        let ok = checked_return_to("https://app.example.com/home?x=1", &allowed);
+        assert_eq!(ok.as_deref(), Some("https://app.example.com/home?x=1"));
+        for bad in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "https://app.example.com.evil.example/",
+            "https://app.example.com@evil.example/",
+            "javascript:alert(1)",
+            "https://app.example.com/\r\nSet-Cookie: x=1",
+            "HTTPS://APP.EXAMPLE.COM:443/../../",
+        ] {
+            let got = checked_return_to(bad, &allowed);
+            assert!(
+                got.is_none()
+                    || got
+                        .as_deref()
+                        .is_some_and(|g| g.starts_with("https://app.example.com/")),
+                "{bad} gave {got:?}"
+            );
+        }
+        assert!(checked_return_to("https://evil.example/", &allowed).is_none());
+        assert!(checked_return_to("//evil.example", &allowed).is_none());
+        assert!(checked_return_to("https://app.example.com.evil.example/", &allowed).is_none());
+        assert!(checked_return_to("https://app.example.com@evil.example/", &allowed).is_none());
+    }
+}

@@ -1,0 +1,310 @@
+//! OpenID Connect sign-in: authorization code with PKCE S256, state and nonce, through the
+//! openidconnect crate, plus what it leaves to the caller: pinned ID-token algorithms, a
+//! clock-skew leeway on `exp`, the RFC 9207 `iss` check, a back-channel client that follows
+//! no redirects, and a JWKS refetch (at most once a minute) when a token names an unknown key.
+
+use super::idp::OidcSettings;
+use super::Claims;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata,
+};
+use openidconnect::{
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
+    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
+    TokenResponse,
+};
+use serde_json::{json, Map, Value};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Only asymmetric algorithms: an HMAC-signed ID token would be keyed with the client secret,
+/// and whatever the provider's discovery document lists is not a choice muster leaves to it.
+const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
+/// Clock skew tolerated on the ID token's expiry.
+const LEEWAY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// The shortest time between two JWKS refetches of one provider.
+pub const JWKS_REFETCH_AFTER: time::Duration = time::Duration::minutes(1);
+
+/// The back-channel HTTP client: no redirects (a provider cannot bounce muster's requests to
+/// an internal address), bounded time.
+fn http() -> &'static openidconnect::reqwest::Client {
+    static CLIENT: OnceLock<openidconnect::reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        openidconnect::reqwest::Client::builder()
+            .redirect(openidconnect::reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+/// Fetches the discovery document and the JWKS of an issuer; the result is what muster stores
+/// (`identity_providers.discovered`). The error says what is wrong, for the admin.
+///
+/// # Errors
+/// Unreachable issuer, a document that does not parse or names another issuer, no S256 PKCE.
+pub async fn discover(issuer: &str) -> Result<String, String> {
+    let url = IssuerUrl::new(issuer.to_owned())
+        .map_err(|e| format!("issuer {issuer:?} is not a URL: {e}"))?;
+    let md = CoreProviderMetadata::discover_async(url, http())
+        .await
+        .map_err(|e| {
+            let mut msg = format!(
+                "OpenID discovery at {issuer}/.well-known/openid-configuration failed: {e}"
+            );
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg.push_str(&format!(": {s}"));
+                src = s.source();
+            }
+            msg
+        })?;
+    // Two fields the typed metadata drops: read them from the document itself.
+    let raw: Value = http()
+        .get(format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        ))
+        .send()
+        .await
+        .and_then(openidconnect::reqwest::Response::error_for_status)
+        .map_err(|e| format!("OpenID discovery at {issuer} failed: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("the discovery document of {issuer} is not JSON: {e}"))?;
+    let methods = raw
+        .get("code_challenge_methods_supported")
+        .and_then(Value::as_array);
+    if methods.is_some_and(|m| !m.iter().any(|x| x.as_str() == Some("S256"))) {
+        return Err(format!(
+            "{issuer} does not support PKCE with S256, which muster requires"
+        ));
+    }
+    let sends_iss =
+        raw.get("authorization_response_iss_parameter_supported") == Some(&Value::Bool(true));
+    let doc = json!({
+        "metadata": serde_json::to_value(&md).map_err(|e| e.to_string())?,
+        "jwks": serde_json::to_value(md.jwks()).map_err(|e| e.to_string())?,
+        "sends_iss": sends_iss,
+    });
+    Ok(doc.to_string())
+}
+
+fn load(doc: &str) -> Result<CoreProviderMetadata, String> {
+    let v: Value = serde_json::from_str(doc).map_err(|e| e.to_string())?;
+    let md: CoreProviderMetadata =
+        serde_json::from_value(v.get("metadata").cloned().unwrap_or(Value::Null))
+            .map_err(|e| format!("stored discovery document: {e}"))?;
+    let jwks: CoreJsonWebKeySet =
+        serde_json::from_value(v.get("jwks").cloned().unwrap_or(Value::Null))
+            .map_err(|e| format!("stored JWKS: {e}"))?;
+    Ok(md.set_jwks(jwks))
+}
+
+/// Whether the provider promises the `iss` parameter on its redirect (RFC 9207).
+fn sends_iss(doc: &str) -> bool {
+    serde_json::from_str::<Value>(doc)
+        .ok()
+        .and_then(|v| v.get("sends_iss").and_then(Value::as_bool))
+        .unwrap_or(false)
+}
+
+/// Where to send the browser, with the values to keep for the return.
+pub struct Start {
+    pub url: String,
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+/// Builds the authorization request.
+///
+/// # Errors
+/// A stored document that no longer parses, or a bad redirect URI.
+pub fn start(settings: &OidcSettings, doc: &str, redirect_uri: &str) -> Result<Start, String> {
+    let md = load(doc)?;
+    let client =
+        CoreClient::from_provider_metadata(md, ClientId::new(settings.client_id.clone()), None)
+            .set_redirect_uri(
+                RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| e.to_string())?,
+            );
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut req = client.authorize_url(
+        CoreAuthenticationFlow::AuthorizationCode,
+        CsrfToken::new_random,
+        Nonce::new_random,
+    );
+    for scope in &settings.scopes {
+        if scope != "openid" {
+            req = req.add_scope(Scope::new(scope.clone()));
+        }
+    }
+    let (url, state, nonce) = req.set_pkce_challenge(challenge).url();
+    Ok(Start {
+        url: url.to_string(),
+        state: state.secret().clone(),
+        nonce: nonce.secret().clone(),
+        pkce_verifier: verifier.secret().clone(),
+    })
+}
+
+/// Why a callback was refused; the message is for the person (and the log).
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    #[error("{0}")]
+    Refused(String),
+    /// The token names a key the stored JWKS lacks: refetch (if allowed) and try again.
+    #[error("the ID token is signed with a key the provider does not publish")]
+    UnknownKey,
+}
+
+/// What a callback carries.
+pub struct Callback<'a> {
+    pub code: &'a str,
+    pub iss: Option<&'a str>,
+}
+
+/// Redeems the code (with the PKCE verifier) and returns the raw ID token, checked by
+/// [`verify`]. The RFC 9207 `iss` parameter is checked first.
+///
+/// # Errors
+/// A wrong or missing `iss`, a refused code, no ID token.
+pub async fn redeem(
+    settings: &OidcSettings,
+    secret: Option<String>,
+    doc: &str,
+    redirect_uri: &str,
+    cb: Callback<'_>,
+    pkce_verifier: &str,
+) -> Result<String, OidcError> {
+    let refused = |m: String| OidcError::Refused(m);
+    // RFC 9207: a provider that promises `iss` must send its own; any `iss` must match.
+    match cb.iss {
+        Some(iss) if iss != settings.issuer => {
+            return Err(refused(format!(
+                "the response came from issuer {iss:?}, not {:?}",
+                settings.issuer
+            )))
+        }
+        None if sends_iss(doc) => {
+            return Err(refused(
+                "the response lacks the issuer (iss) parameter".into(),
+            ))
+        }
+        _ => {}
+    }
+    let md = load(doc).map_err(refused)?;
+    let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| refused(e.to_string()))?;
+    let client = CoreClient::from_provider_metadata(
+        md,
+        ClientId::new(settings.client_id.clone()),
+        secret.map(ClientSecret::new),
+    )
+    .set_redirect_uri(redirect);
+    let token = client
+        .exchange_code(AuthorizationCode::new(cb.code.to_owned()))
+        .map_err(|e| refused(format!("the provider has no token endpoint: {e}")))?
+        .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+        .request_async(http())
+        .await
+        .map_err(|e| refused(format!("the provider refused the code: {}", describe(&e))))?;
+    let id_token = token
+        .id_token()
+        .ok_or_else(|| refused("the provider returned no ID token".into()))?;
+    Ok(id_token.to_string())
+}
+
+/// Verifies a raw ID token against the stored keys: signature with a pinned algorithm,
+/// issuer, audience, expiry (with leeway) and nonce. Returns its claims.
+///
+/// # Errors
+/// Any failed check, or [`OidcError::UnknownKey`].
+pub fn verify(
+    settings: &OidcSettings,
+    doc: &str,
+    raw: &str,
+    nonce: &str,
+) -> Result<Claims, OidcError> {
+    let refused = |m: String| OidcError::Refused(m);
+    let md = load(doc).map_err(refused)?;
+    let client =
+        CoreClient::from_provider_metadata(md, ClientId::new(settings.client_id.clone()), None);
+    let id_token: CoreIdToken = raw
+        .parse()
+        .map_err(|e| refused(format!("the ID token does not parse: {e}")))?;
+    let verifier = client
+        .id_token_verifier()
+        .set_allowed_algs(ALLOWED_ALGS)
+        .set_time_fn(|| chrono::Utc::now() - LEEWAY);
+    match id_token.claims(&verifier, &Nonce::new(nonce.to_owned())) {
+        Ok(_) => {}
+        Err(ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::NoMatchingKey,
+        )) => return Err(OidcError::UnknownKey),
+        Err(e) => return Err(refused(format!("the ID token is not valid: {e}"))),
+    }
+    // Verified: read every claim (the mapping may name any) from the token's payload.
+    let payload = raw
+        .split('.')
+        .nth(1)
+        .and_then(|p| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice::<Map<String, Value>>(&b).ok())
+        .ok_or_else(|| refused("the ID token payload is not JSON".into()))?;
+    let subject = payload
+        .get("sub")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| refused("the ID token has no subject".into()))?
+        .to_owned();
+    // `email` counts as verified only when the provider says so, as a JSON true.
+    let email_verified = payload.get("email_verified") == Some(&Value::Bool(true));
+    Ok(Claims {
+        subject,
+        attributes: payload
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let vals: Vec<String> = match v {
+                    Value::String(s) => vec![s],
+                    Value::Array(a) => a
+                        .into_iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect(),
+                    Value::Number(n) => vec![n.to_string()],
+                    Value::Bool(b) => vec![b.to_string()],
+                    _ => return None,
+                };
+                Some((k, vals))
+            })
+            .collect(),
+        email_verified,
+        name_id: None,
+    })
+}
+
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    msg
+}
