@@ -15,8 +15,9 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// Database-side median (ms) of adding one member and of adding many, in one tenant, and the
-/// fastest of the many: a commit that crosses SQLite's WAL auto-checkpoint threshold also copies
-/// the WAL into the database, so the median can land on either side of that step.
+/// fastest of the many: on SQLite a commit can wait for a WAL checkpoint (the server's
+/// background one, or its own past the automatic threshold), so the median can land on either
+/// side of that step.
 pub struct PatchCost {
     pub tenant_users: usize,
     pub one_ms: f64,
