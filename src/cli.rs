@@ -2,7 +2,7 @@
 
 use crate::app::{server, AppState};
 use crate::config::Config;
-use crate::sso::{idp, oidc};
+use crate::sso::{idp, oidc, saml};
 use crate::tenants::{self, Mode};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -82,6 +82,34 @@ enum IdpKindCmd {
         /// Scopes besides openid.
         #[arg(long, value_delimiter = ',', default_value = "email,profile")]
         scopes: Vec<String>,
+    },
+    /// A SAML 2.0 provider (Entra ID, Okta, ADFS, ...). Give it muster's SP metadata at
+    /// <public url>/t/<tenant>/sso/<slug>/metadata; its ACS is .../sso/<slug>/acs.
+    Saml {
+        #[arg(long)]
+        slug: String,
+        /// The name on the login button ("Log in with <title>").
+        #[arg(long)]
+        title: String,
+        /// The IdP's metadata XML, from a file...
+        #[arg(
+            long,
+            conflicts_with = "metadata_url",
+            required_unless_present = "metadata_url"
+        )]
+        metadata_file: Option<std::path::PathBuf>,
+        /// ...or from a URL.
+        #[arg(long)]
+        metadata_url: Option<String>,
+        /// Accept sign-ins started at the IdP (unsolicited responses). Off by default: they
+        /// cannot be tied to the browser that receives them.
+        #[arg(long)]
+        allow_idp_initiated: bool,
+        /// Vouch for the email addresses this IdP sends (a directory your organisation runs,
+        /// such as Entra ID or Okta): they may then link existing accounts by email and are
+        /// stored on users it creates. SAML itself cannot say an address was verified.
+        #[arg(long)]
+        trust_email: bool,
     },
 }
 
@@ -273,13 +301,53 @@ fn idp_cmd(config: Config, cmd: IdpCmd) -> anyhow::Result<()> {
                         discovered: Some(doc),
                     }
                 }
+                IdpKindCmd::Saml {
+                    slug,
+                    title,
+                    metadata_file,
+                    metadata_url,
+                    allow_idp_initiated,
+                    trust_email,
+                } => {
+                    let xml = match (&metadata_file, &metadata_url) {
+                        (Some(f), _) => std::fs::read_to_string(f).map_err(|e| {
+                            anyhow::anyhow!("cannot read the metadata file {}: {e}", f.display())
+                        })?,
+                        (None, Some(u)) => tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()?
+                            .block_on(saml::fetch_metadata(u))
+                            .map_err(|e| anyhow::anyhow!("{e}"))?,
+                        (None, None) => anyhow::bail!("give --metadata-file or --metadata-url"),
+                    };
+                    let mut settings = saml::read_metadata(&xml, metadata_url)
+                        .map_err(|e| anyhow::anyhow!("refused: {e}"))?;
+                    settings.idp_initiated = allow_idp_initiated;
+                    settings.trust_email = trust_email;
+                    idp::NewIdp {
+                        slug,
+                        title,
+                        kind: idp::Kind::Saml,
+                        settings: serde_json::to_value(settings)?,
+                        client_secret: None,
+                        discovered: None,
+                    }
+                }
             };
             let added = idp::add(&mut c, &tenant, new)?;
             println!("{}", added.slug);
-            eprintln!(
-                "identity provider {} added to {tenant}; its redirect URI is {}/t/{tenant}/sso/{}/callback",
-                added.slug, state.config.public_url, added.slug
-            );
+            let base = format!("{}/t/{tenant}/sso/{}", state.config.public_url, added.slug);
+            match added.kind {
+                idp::Kind::Oidc => eprintln!(
+                    "identity provider {} added to {tenant}; its redirect URI is {base}/callback",
+                    added.slug
+                ),
+                idp::Kind::Saml => eprintln!(
+                    "identity provider {} added to {tenant}; give it the SP metadata at \
+                     {base}/metadata (entity id {base}/metadata, ACS {base}/acs)",
+                    added.slug
+                ),
+            }
         }
         IdpCmd::List { tenant } => {
             let t = tenants::by_slug(&mut c, &tenant)?;

@@ -4,7 +4,7 @@
 
 use super::idp::{self, Idp, Kind as IdpKind};
 use super::link::{self, Outcome};
-use super::{flow, oidc, pages, session, Claims};
+use super::{flow, oidc, pages, saml, session, Claims};
 use crate::app::AppState;
 use crate::db::schema::{groups, members};
 use crate::scim::schema::Kind;
@@ -25,7 +25,17 @@ pub fn scope() -> actix_web::Scope {
         .route("/logout", web::post().to(logout))
         .route("/sso/{idp}/start", web::get().to(start))
         .route("/sso/{idp}/callback", web::get().to(callback))
+        .route("/sso/{idp}/metadata", web::get().to(sp_metadata))
+        .service(
+            web::resource("/sso/{idp}/acs")
+                // Responses with many groups run to hundreds of kilobytes.
+                .app_data(web::PayloadConfig::new(ACS_MAX_BYTES))
+                .route(web::post().to(acs)),
+        )
 }
+
+/// The largest SAML response body accepted at the ACS.
+const ACS_MAX_BYTES: usize = 1 << 20;
 
 /// A refusal or a problem, shown as a page.
 pub struct Page {
@@ -272,7 +282,25 @@ async fn start_flow(
             };
             (s.url, secrets)
         }
-        IdpKind::Saml => return Err(Page::internal("SAML sign-in is not served here yet")),
+        IdpKind::Saml => {
+            let settings = i
+                .saml()
+                .ok_or_else(|| Page::internal("bad SAML settings"))?;
+            let sp = saml::Sp::new(&state.config.public_url, tslug, islug);
+            // RelayState is an opaque random value, never a URL: the return_to stays here.
+            let relay = crate::auth::secret::generate("");
+            let r = relay.clone();
+            let s = web::block(move || saml::start(&settings, &sp, &r))
+                .await
+                .map_err(Page::internal)?
+                .map_err(Page::internal)?;
+            let secrets = flow::Secrets {
+                state: relay,
+                request_id: Some(s.request_id),
+                ..flow::Secrets::default()
+            };
+            (s.url, secrets)
+        }
     };
     let f = flow::Flow {
         tenant_id: t.id.clone(),
@@ -285,6 +313,11 @@ async fn start_flow(
         .run_write(move |c| flow::start(c, &f).map_err(Page::from))
         .await?;
     let mut fc = cookie(state, flow::COOKIE.to_owned(), id, flow_path(tslug, islug));
+    if i.kind == IdpKind::Saml && secure(state) {
+        // The SAML response arrives as a POST from the IdP's site, which a Lax cookie
+        // would not accompany.
+        fc.set_same_site(SameSite::None);
+    }
     fc.set_max_age(CookieDuration::seconds(flow::LIFETIME.whole_seconds()));
     Ok(see_other(&url).cookie(fc).finish())
 }
@@ -467,6 +500,134 @@ async fn oidc_callback(
         Err(e) => return Err(refused(tslug, e.to_string())),
     };
     signed_in(state, &t, &i, claims, f.return_to).await
+}
+
+async fn sp_metadata(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (tslug, islug) = path.into_inner();
+    respond(sp_metadata_doc(&state, &tslug, &islug).await).await
+}
+
+/// The SP metadata an admin gives the IdP. Served for a disabled provider too: it is set up
+/// at the IdP before it is switched on.
+async fn sp_metadata_doc(state: &AppState, tslug: &str, islug: &str) -> PageResult {
+    let t = tenant(state, tslug).await?;
+    let (tid, s) = (t.id.clone(), islug.to_owned());
+    let settings = state
+        .db
+        .run(move |c| idp::find(c, &tid, &s))
+        .await?
+        .and_then(|i| i.saml())
+        .ok_or_else(|| {
+            Page::new(
+                404,
+                "Unknown SAML provider",
+                format!("{} has no SAML identity provider {islug:?}.", t.name),
+            )
+        })?;
+    let sp = saml::Sp::new(&state.config.public_url, tslug, islug);
+    let xml = web::block(move || saml::sp_metadata(&settings, &sp))
+        .await
+        .map_err(Page::internal)?
+        .map_err(Page::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/samlmetadata+xml")
+        .body(xml))
+}
+
+#[derive(Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+async fn acs(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (tslug, islug) = path.into_inner();
+    let r = saml_acs(&state, &req, &tslug, &islug, &body).await;
+    let mut resp = respond(r).await;
+    let _ = resp.add_cookie(&removal(
+        &state,
+        flow::COOKIE.to_owned(),
+        flow_path(&tslug, &islug),
+    ));
+    resp
+}
+
+async fn saml_acs(
+    state: &AppState,
+    req: &HttpRequest,
+    tslug: &str,
+    islug: &str,
+    body: &[u8],
+) -> PageResult {
+    let t = tenant(state, tslug).await?;
+    let i = active_idp(state, &t, islug).await?;
+    let settings = i
+        .saml()
+        .ok_or_else(|| refused(tslug, "not a SAML provider"))?;
+    let form: AcsForm = serde_urlencoded::from_bytes(body)
+        .map_err(|e| refused(tslug, format!("the POST is not a SAML response form: {e}")))?;
+    let response = form
+        .saml_response
+        .filter(|r| !r.trim().is_empty())
+        .ok_or_else(|| refused(tslug, "the POST carries no SAMLResponse"))?;
+    // A browser that started here answers its own AuthnRequest; one that did not may bring
+    // an IdP-initiated response, if the provider allows them.
+    let had_cookie = req.cookie(flow::COOKIE).is_some();
+    let f = if had_cookie {
+        take_flow(state, req, &t, &i).await.ok()
+    } else {
+        None
+    };
+    let (request_id, return_to) = match f {
+        Some(f) => {
+            if !form
+                .relay_state
+                .as_deref()
+                .is_some_and(|r| constant_eq(r, &f.secrets.state))
+            {
+                return Err(refused(tslug, "the RelayState does not match this sign-in"));
+            }
+            let Some(id) = f.secrets.request_id else {
+                return Err(expired_flow(tslug));
+            };
+            (Some(id), f.return_to)
+        }
+        None if had_cookie && !settings.idp_initiated => return Err(expired_flow(tslug)),
+        None => {
+            // IdP-initiated: by convention RelayState may name where to land, if allowed.
+            let tid = t.id.clone();
+            let allowed = state.db.run(move |c| idp::redirects(c, &tid)).await?;
+            let target = form
+                .relay_state
+                .as_deref()
+                .and_then(|r| idp::checked_return_to(r, &allowed));
+            (None, target)
+        }
+    };
+    let sp = saml::Sp::new(&state.config.public_url, tslug, islug);
+    let v = web::block(move || saml::verify(&settings, &sp, &response, request_id.as_deref()))
+        .await
+        .map_err(Page::internal)?
+        .map_err(|e| refused(tslug, e))?;
+    let (iid, aid, until) = (i.id.clone(), v.assertion_id.clone(), v.remember_until);
+    let fresh = state
+        .db
+        .run_write(move |c| saml::remember(c, &iid, &aid, until).map_err(Page::from))
+        .await?;
+    if !fresh {
+        return Err(refused(tslug, "this SAML assertion was already used"));
+    }
+    signed_in(state, &t, &i, v.claims, return_to).await
 }
 
 /// Length-independent comparison of two secrets.

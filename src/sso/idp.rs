@@ -58,6 +58,11 @@ pub struct SamlSettings {
     /// Unsolicited responses (IdP-initiated login) are refused unless this is set.
     #[serde(default)]
     pub idp_initiated: bool,
+    /// SAML has no standard claim that an address was verified. When the IdP is a directory
+    /// the organisation manages, the admin may vouch for its addresses: they then link
+    /// existing accounts and are stored on new ones, like an OIDC `email_verified`.
+    #[serde(default)]
+    pub trust_email: bool,
 }
 
 /// The User attributes a login can fill, each from the first of its claims (OIDC) or

@@ -7,6 +7,7 @@ pub mod idp;
 pub mod link;
 pub mod oidc;
 pub mod pages;
+pub mod saml;
 pub mod session;
 
 use std::collections::BTreeMap;

@@ -382,3 +382,127 @@ fn database_stores_only_a_sha256_hash_of_the_token() {
     assert!(!token.contains(hash.as_str()) && !hash.contains(&token));
     assert_eq!(hash, &hex::encode(Sha256::digest(token.as_bytes())));
 }
+
+#[test]
+fn idp_add_checks_the_provider_first_and_never_lists_secrets() {
+    let dir = with_acme();
+    let d = dir.path();
+    let oidc = crate::peers::oidc(&["http://127.0.0.1:8080/t/acme/sso/okta/callback".into()]);
+    let saml = crate::peers::saml();
+
+    // Unreachable discovery: refused, with the reason.
+    let err = fails(
+        d,
+        &[
+            "idp",
+            "add",
+            "acme",
+            "oidc",
+            "--slug",
+            "okta",
+            "--title",
+            "Okta",
+            "--issuer",
+            "http://127.0.0.1:9",
+            "--client-id",
+            "muster",
+            "--client-secret",
+            "s3cret-value",
+        ],
+    );
+    assert!(err.contains("discovery"), "{err}");
+    let out = ok(
+        d,
+        &[
+            "idp",
+            "add",
+            "acme",
+            "oidc",
+            "--slug",
+            "okta",
+            "--title",
+            "Okta",
+            "--issuer",
+            &oidc.url,
+            "--client-id",
+            "muster",
+            "--client-secret",
+            "s3cret-value",
+        ],
+    );
+    assert_eq!(out, "okta\n");
+
+    // SAML metadata without a signing certificate, or not metadata at all: refused.
+    let err = fails(
+        d,
+        &[
+            "idp",
+            "add",
+            "acme",
+            "saml",
+            "--slug",
+            "entra",
+            "--title",
+            "Entra ID",
+            "--metadata-url",
+            &format!("{}/metadata?nocert=1", saml.url),
+        ],
+    );
+    assert!(err.contains("no signing certificate"), "{err}");
+    let junk = d.join("junk.xml");
+    std::fs::write(&junk, "<html><body>login</body></html>").unwrap();
+    let err = fails(
+        d,
+        &[
+            "idp",
+            "add",
+            "acme",
+            "saml",
+            "--slug",
+            "entra",
+            "--title",
+            "Entra ID",
+            "--metadata-file",
+            junk.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("EntityDescriptor"), "{err}");
+    let o = muster(
+        d,
+        &[
+            "idp",
+            "add",
+            "acme",
+            "saml",
+            "--slug",
+            "entra",
+            "--title",
+            "Entra ID",
+            "--metadata-url",
+            &format!("{}/metadata", saml.url),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/t/acme/sso/entra/metadata"),
+        "the SP metadata URL to hand to the IdP: {}",
+        stderr(&o)
+    );
+
+    let list = ok(d, &["idp", "list", "acme"]);
+    let rows: Vec<Vec<&str>> = list.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 2, "{list}");
+    assert_eq!(rows[0][..3], ["entra", "saml", "active"]);
+    assert!(rows[0][4].contains(&saml.url), "{list}");
+    assert_eq!(rows[1][..3], ["okta", "oidc", "active"]);
+    assert!(!list.contains("s3cret-value"), "{list}");
+
+    ok(d, &["idp", "disable", "acme", "okta"]);
+    assert!(ok(d, &["idp", "list", "acme"]).contains("okta\toidc\tdisabled"));
+    let mapping = ok(d, &["idp", "map", "acme", "entra", "groups", "memberOf"]);
+    assert!(mapping.contains("groups\tmemberOf\n"), "{mapping}");
+    ok(d, &["idp", "remove", "acme", "entra"]);
+    assert!(!ok(d, &["idp", "list", "acme"]).contains("entra"));
+    let err = fails(d, &["idp", "remove", "acme", "entra"]);
+    assert!(err.contains("no identity provider"), "{err}");
+}

@@ -12,5 +12,6 @@ mod listing;
 mod patch;
 mod peers;
 mod protocol;
+mod saml;
 mod sso;
 mod users;

@@ -63,6 +63,14 @@ pub fn oidc(redirect_uris: &[String]) -> Peer {
     spawn(cmd)
 }
 
+/// The pysaml2 IdP (tests/peers/saml_idp.py): users alice and bob, knobs that spoil
+/// responses in controlled ways; metadata at `<url>/metadata`.
+pub fn saml() -> Peer {
+    let mut cmd = Command::new(root().join(".venv/bin/python"));
+    cmd.arg("tests/peers/saml_idp.py").env("SAML_PORT", "0");
+    spawn(cmd)
+}
+
 impl Peer {
     /// Arms a one-shot change to the next ID token (see tests/peers/oidc.mjs).
     pub async fn mutate_next_token(&self, mutate: Value) {

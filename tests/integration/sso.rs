@@ -10,20 +10,20 @@ use std::collections::BTreeMap;
 
 /// A browser without JavaScript: keeps cookies (by name; muster and the IdP share the host
 /// 127.0.0.1, as in a browser) and never follows redirects by itself.
-struct Agent {
+pub(crate) struct Agent {
     http: reqwest::Client,
-    cookies: BTreeMap<String, String>,
+    pub(crate) cookies: BTreeMap<String, String>,
 }
 
-struct Page {
-    status: u16,
-    location: Option<String>,
-    body: String,
-    set_cookies: Vec<String>,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) location: Option<String>,
+    pub(crate) body: String,
+    pub(crate) set_cookies: Vec<String>,
 }
 
 impl Agent {
-    fn new() -> Agent {
+    pub(crate) fn new() -> Agent {
         Agent {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -69,18 +69,18 @@ impl Agent {
         }
     }
 
-    async fn get(&mut self, url: &str) -> Page {
+    pub(crate) async fn get(&mut self, url: &str) -> Page {
         let rb = self.http.get(url);
         self.send(rb).await
     }
 
-    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
         let rb = self.http.post(url).form(form);
         self.send(rb).await
     }
 }
 
-fn absolute(base: &str, location: &str) -> String {
+pub(crate) fn absolute(base: &str, location: &str) -> String {
     if location.starts_with("http") {
         location.to_owned()
     } else {
