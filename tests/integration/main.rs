@@ -4,6 +4,7 @@
 
 mod util;
 
+mod browser;
 mod bulk;
 mod cli;
 mod filters;
