@@ -24,6 +24,10 @@ impl AppState {
     /// When the database cannot be opened or migrated.
     pub fn open(config: Config) -> anyhow::Result<AppState> {
         let db = Db::open(&config.database, config.pool_size)?;
+        // The token signing key exists before the first request needs it.
+        db.conn()
+            .map_err(anyhow::Error::from)
+            .and_then(|mut c| crate::keys::current(&mut c).map_err(anyhow::Error::from))?;
         Ok(AppState {
             db,
             config: Arc::new(config),
@@ -37,6 +41,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
         "/healthz",
         web::get().to(|| async { HttpResponse::Ok().body("ok") }),
+    )
+    .route(
+        "/.well-known/jwks.json",
+        web::get().to(crate::sso::token::jwks),
     )
     .service(crate::scim::http::scope())
     .service(crate::sso::http::scope());

@@ -33,6 +33,18 @@ enum Command {
     /// Manage a tenant's identity providers (sign-in through OIDC or SAML).
     #[command(subcommand)]
     Idp(IdpCmd),
+    /// Manage the keys muster signs access tokens with (published at /.well-known/jwks.json).
+    #[command(subcommand)]
+    Keys(KeysCmd),
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Sign with a new key from now on. The old one stays published for an hour, so tokens it
+    /// signed keep verifying until they expire. Prints the new key id.
+    Rotate,
+    /// List the keys: id, created, retired (empty while current).
+    List,
 }
 
 #[derive(Subcommand)]
@@ -171,6 +183,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Tenant(cmd) => tenant(config, cmd),
         Command::Token(cmd) => token(config, cmd),
         Command::Idp(cmd) => idp_cmd(config, cmd),
+        Command::Keys(cmd) => keys_cmd(config, cmd),
     }
 }
 
@@ -257,6 +270,33 @@ fn token(config: Config, cmd: TokenCmd) -> anyhow::Result<()> {
         TokenCmd::Revoke { tenant, name } => {
             tenants::revoke_token(&mut c, &tenant, &name)?;
             eprintln!("token {name:?} of {tenant} revoked");
+        }
+    }
+    Ok(())
+}
+
+fn keys_cmd(config: Config, cmd: KeysCmd) -> anyhow::Result<()> {
+    use crate::db::schema::signing_keys as k;
+    use diesel::prelude::*;
+    let state = AppState::open(config)?;
+    let mut c = state.db.conn()?;
+    match cmd {
+        KeysCmd::Rotate => {
+            let kid = crate::keys::rotate(&mut c)?;
+            crate::keys::prune(&mut c)?;
+            println!("{kid}");
+            eprintln!(
+                "signing with key {kid} from now on; the previous key stays published for an hour"
+            );
+        }
+        KeysCmd::List => {
+            let rows: Vec<(String, String, Option<String>)> = k::table
+                .order(k::created_at)
+                .select((k::kid, k::created_at, k::retired_at))
+                .load(&mut c)?;
+            for (kid, created, retired) in rows {
+                println!("{kid}\t{created}\t{}", retired.unwrap_or_default());
+            }
         }
     }
     Ok(())

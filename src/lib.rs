@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod keys;
 pub mod scim;
 pub mod sso;
 pub mod tenants;

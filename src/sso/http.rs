@@ -4,11 +4,8 @@
 
 use super::idp::{self, Idp, Kind as IdpKind};
 use super::link::{self, Outcome};
-use super::{flow, oidc, pages, saml, session, Claims};
+use super::{flow, oidc, pages, saml, session, token, Claims};
 use crate::app::AppState;
-use crate::db::schema::{groups, members};
-use crate::scim::schema::Kind;
-use crate::scim::store;
 use crate::tenants::{self, Mode, Tenant, TenantError};
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::header;
@@ -23,6 +20,8 @@ pub fn scope() -> actix_web::Scope {
         .route("/login", web::get().to(login))
         .route("/account", web::get().to(account))
         .route("/logout", web::post().to(logout))
+        .route("/token", web::post().to(token::token))
+        .route("/userinfo", web::get().to(token::userinfo))
         .route("/sso/{idp}/start", web::get().to(start))
         .route("/sso/{idp}/callback", web::get().to(callback))
         .route("/sso/{idp}/metadata", web::get().to(sp_metadata))
@@ -151,7 +150,7 @@ fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
 }
 
 /// The session cookie of a tenant: one per tenant, so signing in to one leaves another alone.
-fn session_cookie_name(tenant: &str) -> String {
+pub(crate) fn session_cookie_name(tenant: &str) -> String {
     format!("{}_{tenant}", session::COOKIE)
 }
 
@@ -160,11 +159,29 @@ fn secure(state: &AppState) -> bool {
 }
 
 fn cookie<'c>(state: &AppState, name: String, value: String, path: String) -> Cookie<'c> {
+    private_cookie(secure(state), name, value, path)
+}
+
+/// An HttpOnly, SameSite=Lax cookie, Secure when muster is reached over https.
+fn private_cookie<'c>(secure: bool, name: String, value: String, path: String) -> Cookie<'c> {
     let mut c = Cookie::new(name, value);
     c.set_path(path);
     c.set_http_only(true);
     c.set_same_site(SameSite::Lax);
-    c.set_secure(secure(state));
+    c.set_secure(secure);
+    c
+}
+
+/// The cookie of a sign-in in progress, scoped to the provider's path.
+fn flow_cookie<'c>(secure: bool, kind: IdpKind, id: String, path: String) -> Cookie<'c> {
+    let mut c = private_cookie(secure, flow::COOKIE.to_owned(), id, path);
+    if kind == IdpKind::Saml && secure {
+        // The SAML response arrives as a POST from the IdP's site, which a Lax cookie would
+        // not accompany. (Over plain http, browsers refuse SameSite=None; that is for local
+        // use, where muster and the IdP are usually one site anyway.)
+        c.set_same_site(SameSite::None);
+    }
+    c.set_max_age(CookieDuration::seconds(flow::LIFETIME.whole_seconds()));
     c
 }
 
@@ -312,13 +329,7 @@ async fn start_flow(
         .db
         .run_write(move |c| flow::start(c, &f).map_err(Page::from))
         .await?;
-    let mut fc = cookie(state, flow::COOKIE.to_owned(), id, flow_path(tslug, islug));
-    if i.kind == IdpKind::Saml && secure(state) {
-        // The SAML response arrives as a POST from the IdP's site, which a Lax cookie
-        // would not accompany.
-        fc.set_same_site(SameSite::None);
-    }
-    fc.set_max_age(CookieDuration::seconds(flow::LIFETIME.whole_seconds()));
+    let fc = flow_cookie(secure(state), i.kind, id, flow_path(tslug, islug));
     Ok(see_other(&url).cookie(fc).finish())
 }
 
@@ -748,17 +759,10 @@ async fn account_page(state: &AppState, req: &HttpRequest, tslug: &str) -> PageR
         return Ok(see_other(&format!("/t/{tslug}/login")).finish());
     };
     let (tid, uid, iid) = (t.id.clone(), s.user_id.clone(), s.idp_id.clone());
-    let (user, group_names, idp_title) = state
+    let (person, idp_title) = state
         .db
         .run(move |c| {
-            let user = store::find(c, &tid, Kind::User, &uid).map_err(Page::internal)?;
-            let names: Vec<String> = members::table
-                .inner_join(groups::table.on(groups::id.eq(members::group_id)))
-                .filter(members::member_id.eq(&uid))
-                .filter(groups::tenant_id.eq(&tid))
-                .order(groups::display_name)
-                .select(groups::display_name)
-                .load(c)?;
+            let person = token::person(c, &tid, &uid).map_err(Page::internal)?;
             let title = match iid {
                 Some(iid) => crate::db::schema::identity_providers::table
                     .find(iid)
@@ -767,31 +771,20 @@ async fn account_page(state: &AppState, req: &HttpRequest, tslug: &str) -> PageR
                     .optional()?,
                 None => None,
             };
-            Ok::<_, Page>((user, names, title))
+            Ok::<_, Page>((person, title))
         })
         .await?;
-    let Some(user) = user else {
+    let Some(p) = person else {
         return Ok(see_other(&format!("/t/{tslug}/login")).finish());
     };
-    let doc = &user.doc;
-    let email = doc
-        .get("emails")
-        .and_then(Value::as_array)
-        .and_then(|a| {
-            a.iter()
-                .find(|e| e.get("primary") == Some(&Value::Bool(true)))
-                .or_else(|| a.first())
-        })
-        .and_then(|e| e.get("value"))
-        .and_then(Value::as_str);
     let body = pages::render(
         "account.html",
         json!({
             "tenant_name": t.name,
-            "user_name": doc.get("userName"),
-            "display_name": doc.get("displayName"),
-            "email": email,
-            "groups": group_names,
+            "user_name": p.user_name,
+            "display_name": p.display_name,
+            "email": p.email,
+            "groups": p.groups,
             "idp_title": idp_title,
             "logout": format!("/t/{tslug}/logout"),
         }),
@@ -818,4 +811,35 @@ async fn logout(
     see_other(&format!("/t/{tslug}/login"))
         .cookie(removal(&state, name, "/".to_owned()))
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_secure_over_https_and_never_readable_by_scripts() {
+        for secure in [false, true] {
+            let c = private_cookie(secure, "s".into(), "v".into(), "/".into()).to_string();
+            assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax"), "{c}");
+            assert_eq!(c.contains("Secure"), secure, "{c}");
+        }
+        let oidc = flow_cookie(true, IdpKind::Oidc, "v".into(), "/t/a/sso/b/".into()).to_string();
+        assert!(
+            oidc.contains("SameSite=Lax") && oidc.contains("Secure"),
+            "{oidc}"
+        );
+        // SAML's response is a cross-site POST: only a SameSite=None cookie comes with it.
+        let saml = flow_cookie(true, IdpKind::Saml, "v".into(), "/t/a/sso/b/".into()).to_string();
+        assert!(
+            saml.contains("SameSite=None") && saml.contains("Secure"),
+            "{saml}"
+        );
+        assert!(
+            saml.contains("Path=/t/a/sso/b/") && saml.contains("Max-Age=600"),
+            "{saml}"
+        );
+        let plain = flow_cookie(false, IdpKind::Saml, "v".into(), "/".into()).to_string();
+        assert!(plain.contains("SameSite=Lax"), "{plain}");
+    }
 }

@@ -9,6 +9,7 @@ pub mod oidc;
 pub mod pages;
 pub mod saml;
 pub mod session;
+pub mod token;
 
 use std::collections::BTreeMap;
 

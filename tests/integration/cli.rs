@@ -506,3 +506,30 @@ fn idp_add_checks_the_provider_first_and_never_lists_secrets() {
     let err = fails(d, &["idp", "remove", "acme", "entra"]);
     assert!(err.contains("no identity provider"), "{err}");
 }
+
+#[test]
+fn keys_rotate_prints_the_new_key_and_keeps_the_old_one_listed() {
+    let dir = with_acme();
+    let d = dir.path();
+    // The first key was made when the database was first opened.
+    let before = ok(d, &["keys", "list"]);
+    let rows: Vec<&str> = before.lines().collect();
+    assert_eq!(rows.len(), 1, "{before}");
+    let first = rows[0].split('\t').next().unwrap().to_owned();
+    assert!(
+        rows[0].ends_with('\t'),
+        "current key, not retired: {before}"
+    );
+
+    let out = ok(d, &["keys", "rotate"]);
+    let new_kid = out.trim();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert_ne!(new_kid, first);
+    let after = ok(d, &["keys", "list"]);
+    let rows: Vec<Vec<&str>> = after.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 2, "{after}");
+    let old = rows.iter().find(|r| r[0] == first).expect("old key kept");
+    assert!(!old[2].is_empty(), "the old key is retired: {after}");
+    let new = rows.iter().find(|r| r[0] == new_kid).expect("new key");
+    assert!(new[2].is_empty(), "{after}");
+}

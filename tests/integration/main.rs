@@ -15,4 +15,5 @@ mod peers;
 mod protocol;
 mod saml;
 mod sso;
+mod tokens;
 mod users;

@@ -1,9 +1,9 @@
 //! Discovery endpoints (RFC 7644 §4): ServiceProviderConfig, ResourceTypes, Schemas; and `/Me`,
-//! which answers 501 until muster has sessions.
+//! the signed-in person's own User.
 
 use super::{authenticate, scim_json};
 use crate::scim::error::{ScimError, ScimResult};
-use crate::scim::schema::REGISTRY;
+use crate::scim::schema::{Kind, REGISTRY};
 use crate::scim::service::MAX_RESULTS;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -126,11 +126,48 @@ pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     ))
 }
 
-/// /Me: not available until sessions exist (RFC 7644 §3.11 allows 501).
+/// /Me (RFC 7644 §3.11): the User of the person behind a session or a muster access token,
+/// read-only. A SCIM token stands for a provisioning client, not a person: 501, as the RFC
+/// allows.
 pub async fn me(req: HttpRequest) -> ScimResult<HttpResponse> {
-    authenticate(&req).await?;
-    Err(ScimError::status(
-        501,
-        "/Me is not supported with a SCIM token: it has no user",
-    ))
+    use crate::sso::token::{self, TokenError};
+    let bearer = token::bearer(&req);
+    if bearer.as_deref().is_some_and(|b| !token::is_jwt(b)) {
+        authenticate(&req).await?;
+        return Err(ScimError::status(
+            501,
+            "/Me needs a signed-in person (a session or a muster access token); a SCIM token has no user",
+        ));
+    }
+    let state = req
+        .app_data::<web::Data<crate::app::AppState>>()
+        .ok_or_else(|| ScimError::internal(&"application state missing"))?
+        .get_ref()
+        .clone();
+    let slug = req
+        .match_info()
+        .get("tenant")
+        .unwrap_or_default()
+        .to_owned();
+    let (t, user_id) = token::caller(&state, &req, &slug)
+        .await
+        .map_err(|e| match e {
+            TokenError::Internal(e) => ScimError::internal(&e),
+            other => ScimError::status(401, other.to_string()),
+        })?;
+    let rest = req.match_info().get("rest").unwrap_or_default();
+    if req.method() != actix_web::http::Method::GET || !rest.is_empty() {
+        return Err(ScimError::status(
+            501,
+            "only GET /Me is supported; changes to a User come from the identity provider",
+        ));
+    }
+    let proj = super::resources::projection(Kind::User, &req)?;
+    let ctx = crate::scim::service::Ctx {
+        base: format!("{}/scim/v2/{slug}", state.config.public_url),
+        state,
+        tenant_id: t.id,
+    };
+    let out = crate::scim::service::get(&ctx, Kind::User, user_id, proj).await?;
+    Ok(super::resource_response(StatusCode::OK, &out))
 }

@@ -43,7 +43,7 @@ fn id_of(req: &HttpRequest) -> String {
     req.match_info().get("id").unwrap_or_default().to_owned()
 }
 
-fn projection(kind: Kind, req: &HttpRequest) -> ScimResult<Projection> {
+pub(super) fn projection(kind: Kind, req: &HttpRequest) -> ScimResult<Projection> {
     let p = query_params(req)?;
     Projection::parse(
         kind,

@@ -1,0 +1,184 @@
+//! The keys muster signs its access tokens with: ES256 (P-256) key pairs in the database, so
+//! every process signs with the same key and a restart keeps it. The first is made when none
+//! exists; `muster keys rotate` makes a new one current and retires the old, which stays in the
+//! JWKS until every token it signed has expired.
+
+use crate::db::schema::signing_keys;
+use crate::db::{DbConn, DbError};
+use crate::scim::index::format_time;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use diesel::prelude::*;
+use openssl::bn::{BigNum, BigNumContext};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::nid::Nid;
+use openssl::pkey::PKey;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+/// The only algorithm muster signs with.
+pub const ALG: &str = "ES256";
+
+/// How long a retired key stays published: longer than any token it signed can live.
+pub const RETIRED_KEPT: Duration = Duration::hours(1);
+
+/// What can fail while handling keys.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Storage(#[from] DbError),
+    #[error("key generation failed: {0}")]
+    Crypto(#[from] openssl::error::ErrorStack),
+    #[error("stored signing key {0} is damaged")]
+    Damaged(String),
+}
+
+/// The current key, for signing.
+#[derive(Debug, Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    /// PKCS#8 PEM, as jsonwebtoken reads it.
+    pub private_pem: String,
+}
+
+/// A new P-256 key pair: the PKCS#8 private PEM and the public JWK, whose RFC 7638 thumbprint
+/// is its `kid`.
+fn generate() -> Result<(String, String, Value), KeyError> {
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+    let ec = EcKey::generate(&group)?;
+    let (mut x, mut y) = (BigNum::new()?, BigNum::new()?);
+    let mut ctx = BigNumContext::new()?;
+    ec.public_key()
+        .affine_coordinates(&group, &mut x, &mut y, &mut ctx)?;
+    let coord = |n: &BigNum| -> Result<String, KeyError> {
+        Ok(URL_SAFE_NO_PAD.encode(n.to_vec_padded(32)?))
+    };
+    let (x, y) = (coord(&x)?, coord(&y)?);
+    // RFC 7638: the required members, in lexicographic order, without spaces.
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
+    let pem = PKey::from_ec_key(ec)?.private_key_to_pem_pkcs8()?;
+    let pem = String::from_utf8(pem).map_err(|_| KeyError::Damaged(kid.clone()))?;
+    let jwk = json!({
+        "kty": "EC", "crv": "P-256", "x": x, "y": y,
+        "kid": kid, "alg": ALG, "use": "sig",
+    });
+    Ok((kid, pem, jwk))
+}
+
+/// Serialises key changes across processes (SQLite: the write transaction already does).
+fn lock(c: &mut DbConn) -> Result<(), diesel::result::Error> {
+    if let DbConn::Postgres(_) = c {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(7210480131)").execute(c)?;
+    }
+    Ok(())
+}
+
+fn insert(c: &mut DbConn) -> Result<SigningKey, KeyError> {
+    let (kid, pem, jwk) = generate()?;
+    diesel::insert_into(signing_keys::table)
+        .values((
+            signing_keys::kid.eq(&kid),
+            signing_keys::alg.eq(ALG),
+            signing_keys::private_pem.eq(&pem),
+            signing_keys::public_jwk.eq(jwk.to_string()),
+            signing_keys::created_at.eq(format_time(OffsetDateTime::now_utc())),
+        ))
+        .execute(c)?;
+    Ok(SigningKey {
+        kid,
+        private_pem: pem,
+    })
+}
+
+fn newest_active(c: &mut DbConn) -> Result<Option<SigningKey>, diesel::result::Error> {
+    Ok(signing_keys::table
+        .filter(signing_keys::retired_at.is_null())
+        .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
+        .select((signing_keys::kid, signing_keys::private_pem))
+        .first::<(String, String)>(c)
+        .optional()?
+        .map(|(kid, private_pem)| SigningKey { kid, private_pem }))
+}
+
+/// The key to sign with, made now if there is none.
+///
+/// # Errors
+/// Database or key-generation errors.
+pub fn current(c: &mut DbConn) -> Result<SigningKey, KeyError> {
+    if let Some(k) = newest_active(c)? {
+        return Ok(k);
+    }
+    crate::db::write_tx(c, |c| {
+        lock(c)?;
+        match newest_active(c)? {
+            Some(k) => Ok(k),
+            None => insert(c),
+        }
+    })
+}
+
+/// Makes a new key current; the old ones are retired and stay published for
+/// [`RETIRED_KEPT`]. Returns the new key's id.
+///
+/// # Errors
+/// Database or key-generation errors.
+pub fn rotate(c: &mut DbConn) -> Result<String, KeyError> {
+    crate::db::write_tx(c, |c| {
+        lock(c)?;
+        diesel::update(signing_keys::table.filter(signing_keys::retired_at.is_null()))
+            .set(signing_keys::retired_at.eq(format_time(OffsetDateTime::now_utc())))
+            .execute(c)?;
+        Ok(insert(c)?.kid)
+    })
+}
+
+/// The public keys: the current ones and those retired within [`RETIRED_KEPT`]. Older
+/// retired keys are deleted on the way.
+///
+/// # Errors
+/// Database errors, a damaged stored key.
+pub fn published(c: &mut DbConn) -> Result<Vec<Value>, KeyError> {
+    let cutoff = format_time(OffsetDateTime::now_utc() - RETIRED_KEPT);
+    let rows: Vec<(String, String, Option<String>)> = signing_keys::table
+        .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
+        .select((
+            signing_keys::kid,
+            signing_keys::public_jwk,
+            signing_keys::retired_at,
+        ))
+        .load(c)?;
+    let mut keys = Vec::new();
+    for (kid, jwk, retired) in rows {
+        if retired.as_deref().is_some_and(|r| r < cutoff.as_str()) {
+            continue;
+        }
+        keys.push(serde_json::from_str(&jwk).map_err(|_| KeyError::Damaged(kid))?);
+    }
+    Ok(keys)
+}
+
+/// Deletes keys retired longer ago than [`RETIRED_KEPT`]; no token they signed is valid.
+///
+/// # Errors
+/// Database errors.
+pub fn prune(c: &mut DbConn) -> Result<usize, KeyError> {
+    let cutoff = format_time(OffsetDateTime::now_utc() - RETIRED_KEPT);
+    Ok(
+        diesel::delete(signing_keys::table.filter(signing_keys::retired_at.lt(cutoff)))
+            .execute(c)?,
+    )
+}
+
+/// One published key by id.
+///
+/// # Errors
+/// Database errors, a damaged stored key.
+pub fn public(c: &mut DbConn, kid: &str) -> Result<Option<Value>, KeyError> {
+    Ok(published(c)?
+        .into_iter()
+        .find(|k| k.get("kid").and_then(Value::as_str) == Some(kid)))
+}
