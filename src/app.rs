@@ -15,6 +15,7 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub hasher: Hasher,
+    pub mailer: crate::notify::mailer::Mailer,
 }
 
 impl AppState {
@@ -28,7 +29,13 @@ impl AppState {
         db.conn()
             .map_err(anyhow::Error::from)
             .and_then(|mut c| crate::keys::current(&mut c).map_err(anyhow::Error::from))?;
+        let mailer = crate::notify::mailer::Mailer::new(
+            config.smtp_url.as_deref(),
+            config.outbox_dir.clone(),
+        )
+        .map_err(anyhow::Error::msg)?;
         Ok(AppState {
+            mailer,
             db,
             config: Arc::new(config),
             hasher: Hasher::new(2),
@@ -58,6 +65,11 @@ pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server>
     let workers = state.config.workers;
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
         rt.spawn(crate::db::checkpoint_loop(state.db.clone()));
+        rt.spawn(crate::notify::outbox::worker(
+            state.db.clone(),
+            state.mailer.clone(),
+            state.config.mail_from.clone(),
+        ));
     }
     let data = web::Data::new(state);
     Ok(HttpServer::new(move || {

@@ -36,6 +36,70 @@ enum Command {
     /// Manage the keys muster signs access tokens with (published at /.well-known/jwks.json).
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Invite someone by email (or send a pending invitation again with a new link). Prints
+    /// the link alone on stdout; the email goes out through `muster serve`.
+    Invite {
+        tenant: String,
+        email: String,
+        /// Do not email the link; hand it over yourself.
+        #[arg(long)]
+        no_email: bool,
+        /// Withdraw the pending invitation instead.
+        #[arg(long, conflicts_with = "no_email")]
+        revoke: bool,
+        /// Days the link works.
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=90))]
+        days: u16,
+    },
+    /// List a tenant's invitations: email, state, created, expires.
+    Invites { tenant: String },
+    /// Act on one user, named by userName or email.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Show, change or reset a tenant's email templates (kinds: invite, password_reset).
+    #[command(subcommand)]
+    Template(TemplateCmd),
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Stop the user from signing in by any means; their sessions end at once.
+    Deactivate { tenant: String, user: String },
+    /// Let a deactivated user sign in again.
+    Reactivate { tenant: String, user: String },
+    /// Delete the user; refused while they are in a group.
+    Delete { tenant: String, user: String },
+    /// Send the user a single-use link to choose a new password (users who sign in with a
+    /// password only). Prints the link alone on stdout.
+    ResetPassword {
+        tenant: String,
+        user: String,
+        /// Do not email the link; hand it over yourself.
+        #[arg(long)]
+        no_email: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TemplateCmd {
+    /// Print the template the tenant uses (its own, or the default).
+    Show { tenant: String, kind: String },
+    /// Replace parts of the tenant's template. Each part is test-rendered first; a part that
+    /// does not render is refused with its line.
+    Set {
+        tenant: String,
+        kind: String,
+        #[arg(long)]
+        subject: Option<String>,
+        /// File with the HTML body.
+        #[arg(long)]
+        html_file: Option<std::path::PathBuf>,
+        /// File with the plain-text body.
+        #[arg(long)]
+        text_file: Option<std::path::PathBuf>,
+    },
+    /// Go back to the default template.
+    Reset { tenant: String, kind: String },
 }
 
 #[derive(Subcommand)]
@@ -184,6 +248,26 @@ pub fn main() -> anyhow::Result<()> {
         Command::Token(cmd) => token(config, cmd),
         Command::Idp(cmd) => idp_cmd(config, cmd),
         Command::Keys(cmd) => keys_cmd(config, cmd),
+        Command::Invite {
+            tenant,
+            email,
+            no_email,
+            revoke,
+            days,
+        } => invite_cmd(config, &tenant, &email, no_email, revoke, days),
+        Command::Invites { tenant } => {
+            let state = AppState::open(config)?;
+            let mut c = state.db.conn()?;
+            for i in crate::people::invites::list(&mut c, &tenant)? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    i.email, i.state, i.created_at, i.expires_at
+                );
+            }
+            Ok(())
+        }
+        Command::User(cmd) => user_cmd(config, cmd),
+        Command::Template(cmd) => template_cmd(config, cmd),
     }
 }
 
@@ -270,6 +354,163 @@ fn token(config: Config, cmd: TokenCmd) -> anyhow::Result<()> {
         TokenCmd::Revoke { tenant, name } => {
             tenants::revoke_token(&mut c, &tenant, &name)?;
             eprintln!("token {name:?} of {tenant} revoked");
+        }
+    }
+    Ok(())
+}
+
+fn invite_cmd(
+    config: Config,
+    tenant: &str,
+    email: &str,
+    no_email: bool,
+    revoke: bool,
+    days: u16,
+) -> anyhow::Result<()> {
+    use crate::people::invites;
+    let state = AppState::open(config)?;
+    let mut c = state.db.conn()?;
+    if revoke {
+        invites::revoke(&mut c, tenant, email)?;
+        eprintln!("the invitation of {email} to {tenant} is withdrawn");
+        return Ok(());
+    }
+    let lifetime = time::Duration::days(i64::from(days));
+    let i = invites::invite(
+        &mut c,
+        &state.config.public_url,
+        tenant,
+        email,
+        !no_email,
+        lifetime,
+    )?;
+    println!("{}", i.link);
+    let what = if i.resent {
+        "invited again (the earlier link no longer works)"
+    } else {
+        "invited"
+    };
+    let how = if no_email {
+        "no email sent; hand the link over yourself".to_owned()
+    } else {
+        match &state.config.smtp_url {
+            Some(_) => "the email goes out through muster serve".to_owned(),
+            None => format!(
+                "no SMTP server configured: muster serve writes the email to {}/",
+                state.config.outbox_dir.display()
+            ),
+        }
+    };
+    eprintln!(
+        "{email} {what} to {tenant} until {}; {how}",
+        crate::people::human_time(i.expires_at)
+    );
+    Ok(())
+}
+
+fn user_cmd(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
+    use crate::people::{passwords, users};
+    let state = AppState::open(config)?;
+    let mut c = state.db.conn()?;
+    let find = |c: &mut crate::db::DbConn, tenant: &str, user: &str| {
+        let t = tenants::by_slug(c, tenant)?;
+        let id = users::require(c, &t.id, user)?;
+        Ok::<_, tenants::TenantError>((t, id))
+    };
+    match cmd {
+        UserCmd::Deactivate { tenant, user } => {
+            let (t, id) = find(&mut c, &tenant, &user)?;
+            users::set_active(&mut c, &t.id, &id, false)?;
+            eprintln!("{user} deactivated in {tenant}; their sessions have ended");
+        }
+        UserCmd::Reactivate { tenant, user } => {
+            let (t, id) = find(&mut c, &tenant, &user)?;
+            users::set_active(&mut c, &t.id, &id, true)?;
+            eprintln!("{user} reactivated in {tenant}");
+        }
+        UserCmd::Delete { tenant, user } => {
+            let (t, id) = find(&mut c, &tenant, &user)?;
+            users::delete(&mut c, &t.id, &id)?;
+            eprintln!("{user} deleted from {tenant}");
+        }
+        UserCmd::ResetPassword {
+            tenant,
+            user,
+            no_email,
+        } => {
+            find(&mut c, &tenant, &user)?;
+            let link = passwords::start_reset(
+                &mut c,
+                &state.config.public_url,
+                &tenant,
+                &user,
+                !no_email,
+            )?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{user} cannot reset a password: they are deactivated, sign in only through \
+                     an identity provider (they change their password there), or have no email \
+                     address (use --no-email and hand the link over)"
+                )
+            })?;
+            println!("{link}");
+            eprintln!("password link for {user} in {tenant}: works once, for an hour");
+        }
+    }
+    Ok(())
+}
+
+fn template_cmd(config: Config, cmd: TemplateCmd) -> anyhow::Result<()> {
+    use crate::notify::{templates, Kind};
+    let state = AppState::open(config)?;
+    let mut c = state.db.conn()?;
+    let kind = |k: &str| k.parse::<Kind>().map_err(anyhow::Error::msg);
+    match cmd {
+        TemplateCmd::Show { tenant, kind: k } => {
+            let t = tenants::by_slug(&mut c, &tenant)?;
+            let (tpl, own) = templates::current(&mut c, &t.id, kind(&k)?)?;
+            let source = if own {
+                "the tenant's own"
+            } else {
+                "the default"
+            };
+            eprintln!("{k} template of {tenant}: {source}");
+            println!(
+                "--- subject\n{}\n--- html\n{}\n--- text\n{}",
+                tpl.subject.trim_end(),
+                tpl.html.trim_end(),
+                tpl.text.trim_end()
+            );
+        }
+        TemplateCmd::Set {
+            tenant,
+            kind: k,
+            subject,
+            html_file,
+            text_file,
+        } => {
+            let read = |p: Option<std::path::PathBuf>| {
+                p.map(|p| {
+                    std::fs::read_to_string(&p)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
+                })
+                .transpose()
+            };
+            let change = templates::Change {
+                subject,
+                html: read(html_file)?,
+                text: read(text_file)?,
+            };
+            if change.subject.is_none() && change.html.is_none() && change.text.is_none() {
+                anyhow::bail!("give --subject, --html-file or --text-file");
+            }
+            templates::set(&mut c, &tenant, kind(&k)?, change)
+                .map_err(|e| anyhow::anyhow!("template refused: {e}"))?;
+            eprintln!("{k} template of {tenant} saved");
+        }
+        TemplateCmd::Reset { tenant, kind: k } => {
+            templates::reset(&mut c, &tenant, kind(&k)?)?;
+            eprintln!("{k} template of {tenant} is the default again");
         }
     }
     Ok(())

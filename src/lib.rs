@@ -7,6 +7,8 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod keys;
+pub mod notify;
+pub mod people;
 pub mod scim;
 pub mod sso;
 pub mod tenants;

@@ -66,6 +66,9 @@ pub enum TenantError {
     TokenExists(String, String),
     #[error("{0}")]
     Invalid(String),
+    /// The request clashes with the current state (HTTP 409).
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Db(#[from] DieselError),
     #[error(transparent)]

@@ -25,6 +25,22 @@ pub fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Er
     Ok(h.hash_password(password.as_bytes(), &salt)?.to_string())
 }
 
+/// Checks a password against a stored hash synchronously. With no hash (unknown user, or one
+/// without a password) it checks against a fixed dummy hash, so the answer takes as long.
+pub fn verify_blocking(hash: Option<&str>, password: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash_blocking("muster dummy password").unwrap_or_default());
+    let real = hash.is_some();
+    let stored = hash.unwrap_or(dummy);
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    // The parameters come from the stored hash; `hasher()` only supplies the algorithm set.
+    let ok = hasher().is_ok_and(|h| h.verify_password(password.as_bytes(), &parsed).is_ok());
+    ok && real
+}
+
 /// Bounds concurrent hashes; cheap to clone.
 #[derive(Clone)]
 pub struct Hasher {
@@ -37,6 +53,16 @@ impl Hasher {
         Hasher {
             permits: Arc::new(Semaphore::new(concurrent.max(1))),
         }
+    }
+
+    /// Checks a password on the blocking pool (see [`verify_blocking`]).
+    pub async fn verify(&self, hash: Option<String>, password: String) -> bool {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return false;
+        };
+        tokio::task::spawn_blocking(move || verify_blocking(hash.as_deref(), &password))
+            .await
+            .unwrap_or(false)
     }
 
     /// Hashes on the blocking pool.

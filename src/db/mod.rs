@@ -260,7 +260,8 @@ pub async fn checkpoint_loop(db: Db) {
 
 /// Runs `f` in a write transaction. On SQLite it begins `IMMEDIATE`, so the write lock is taken
 /// (waiting on the busy timeout) before anything is read: a deferred transaction that reads and
-/// then writes fails outright when another writer got in between.
+/// then writes fails outright when another writer got in between. Nested in another
+/// `write_tx`, it is a savepoint on both backends.
 ///
 /// # Errors
 /// `f`'s error (after rolling back), or the error of begin/commit.
@@ -270,7 +271,16 @@ where
     E: From<DieselError>,
 {
     match conn {
-        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Sqlite(c) => {
+            // Inside another write transaction, a savepoint: the lock is already held.
+            let depth = <AnsiTransactionManager as TransactionManager<SqliteConnection>>::transaction_manager_status_mut(c)
+                .transaction_depth()?;
+            if depth.is_some() {
+                <AnsiTransactionManager as TransactionManager<SqliteConnection>>::begin_transaction(c)?;
+            } else {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+            }
+        }
         DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
     match f(conn) {

@@ -149,6 +149,69 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    invites (id) {
+        id -> Text,
+        tenant_id -> Text,
+        user_id -> Text,
+        email -> Text,
+        token_hash -> Text,
+        created_at -> Text,
+        expires_at -> Text,
+        accepted_at -> Nullable<Text>,
+        revoked_at -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    password_resets (token_hash) {
+        token_hash -> Text,
+        tenant_id -> Text,
+        user_id -> Text,
+        created_at -> Text,
+        expires_at -> Text,
+        used_at -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    login_failures (key) {
+        key -> Text,
+        failures -> Integer,
+        window_start -> Text,
+    }
+}
+
+diesel::table! {
+    notification_templates (tenant_id, kind) {
+        tenant_id -> Text,
+        kind -> Text,
+        subject -> Text,
+        html -> Text,
+        text -> Text,
+        updated_at -> Text,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        tenant_id -> Text,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        html -> Text,
+        text -> Text,
+        status -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Text,
+        locked_until -> Nullable<Text>,
+        created_at -> Text,
+        sent_at -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     scim_tokens,
@@ -162,5 +225,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_flows,
     saml_seen,
     sessions,
-    signing_keys
+    signing_keys,
+    invites,
+    password_resets,
+    login_failures,
+    notification_templates,
+    notifications
 );

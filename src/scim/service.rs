@@ -9,7 +9,7 @@ use super::schema::Kind;
 use super::store::{self, Key, ListQuery, Precondition, Stored};
 use crate::app::AppState;
 use crate::db::DbConn;
-use crate::tenants::now;
+use crate::tenants::{now, Mode};
 use serde_json::{json, Value};
 
 /// Largest page served, whatever `count` asks for (advertised as `filter.maxResults`).
@@ -24,6 +24,8 @@ pub struct Ctx {
     pub tenant_id: String,
     /// `<public url>/scim/v2/<slug>`
     pub base: String,
+    /// The tenant's provisioning mode: only `scim` takes writes.
+    pub mode: Mode,
 }
 
 /// A rendered resource with what the HTTP layer puts in headers.
@@ -35,6 +37,30 @@ pub struct Out {
 }
 
 impl Ctx {
+    /// Refuses a write unless the tenant is provisioned over SCIM: in `jit` and `invite` mode
+    /// users come from sign-ins and invitations, and an IdP's sync would fight them.
+    ///
+    /// # Errors
+    /// 403 naming the mode.
+    pub fn writable(&self) -> ScimResult<()> {
+        if self.mode == Mode::Scim {
+            return Ok(());
+        }
+        let slug = self.base.rsplit('/').next().unwrap_or_default();
+        let source = match self.mode {
+            Mode::Jit => "created at their first sign-in",
+            _ => "invited",
+        };
+        Err(ScimError::status(
+            403,
+            format!(
+                "tenant {slug} is in {} mode: its users are {source}, so SCIM writes are \
+                 refused. An admin can switch it with `muster tenant set-mode {slug} scim`.",
+                self.mode
+            ),
+        ))
+    }
+
     /// Runs `op` (a store call given the tenant id) on the blocking pool and renders the
     /// resource it returns, in the same trip; on the writing connection when `write`.
     async fn then_render<F>(
@@ -134,6 +160,7 @@ async fn hash(ctx: &Ctx, password: Option<String>) -> ScimResult<Option<String>>
 /// # Errors
 /// Validation, uniqueness and storage errors.
 pub async fn create(ctx: &Ctx, kind: Kind, body: Value, proj: Projection) -> ScimResult<Out> {
+    ctx.writable()?;
     let mut incoming = normalize(kind, &body)?;
     let password_hash = hash(ctx, incoming.password.take()).await?;
     ctx.then_render(true, kind, proj, move |c, tenant| {
@@ -165,6 +192,7 @@ pub async fn replace(
     pre: Precondition,
     proj: Projection,
 ) -> ScimResult<Out> {
+    ctx.writable()?;
     let mut incoming = normalize(kind, &body)?;
     let password_hash = hash(ctx, incoming.password.take()).await?;
     ctx.then_render(true, kind, proj, move |c, tenant| {
@@ -190,6 +218,7 @@ pub async fn patch(
     pre: Precondition,
     proj: Projection,
 ) -> ScimResult<Out> {
+    ctx.writable()?;
     let ops = patch::parse_ops(&body)?;
     // Hash a new password before the transaction: argon2 must not hold the write lock. The
     // document itself is patched inside the transaction, against the locked row.
@@ -213,6 +242,7 @@ pub async fn patch(
 /// # Errors
 /// 404, 412.
 pub async fn delete(ctx: &Ctx, kind: Kind, id: String, pre: Precondition) -> ScimResult<()> {
+    ctx.writable()?;
     let tenant = ctx.tenant_id.clone();
     ctx.state
         .db

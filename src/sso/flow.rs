@@ -30,6 +30,9 @@ pub struct Secrets {
     /// The SAML AuthnRequest id the response must answer.
     #[serde(default)]
     pub request_id: Option<String>,
+    /// The invitation token this sign-in accepts, if it started on an invitation page.
+    #[serde(default)]
+    pub invite: Option<String>,
 }
 
 /// A sign-in in progress.

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 pub fn scope() -> actix_web::Scope {
     web::scope("/t/{tenant}")
         .route("/login", web::get().to(login))
+        .configure(crate::people::http::routes)
         .route("/account", web::get().to(account))
         .route("/logout", web::post().to(logout))
         .route("/token", web::post().to(token::token))
@@ -46,7 +47,7 @@ pub struct Page {
 }
 
 impl Page {
-    fn new(status: u16, heading: &str, message: impl Into<String>) -> Page {
+    pub(crate) fn new(status: u16, heading: &str, message: impl Into<String>) -> Page {
         Page {
             status,
             heading: heading.to_owned(),
@@ -56,17 +57,17 @@ impl Page {
         }
     }
 
-    fn detail(mut self, d: impl Into<String>) -> Page {
+    pub(crate) fn detail(mut self, d: impl Into<String>) -> Page {
         self.detail = Some(d.into());
         self
     }
 
-    fn login(mut self, tenant: &str) -> Page {
+    pub(crate) fn login(mut self, tenant: &str) -> Page {
         self.login = Some(format!("/t/{tenant}/login"));
         self
     }
 
-    fn internal(e: impl std::fmt::Display) -> Page {
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Page {
         tracing::error!(error = %e, "sign-in failed on an internal error");
         Page::new(
             500,
@@ -76,7 +77,7 @@ impl Page {
         )
     }
 
-    fn response(&self) -> HttpResponse {
+    pub(crate) fn response(&self) -> HttpResponse {
         let body = pages::render(
             "message.html",
             json!({
@@ -121,14 +122,14 @@ impl From<diesel::result::Error> for Page {
     }
 }
 
-type PageResult = Result<HttpResponse, Page>;
+pub(crate) type PageResult = Result<HttpResponse, Page>;
 
-async fn respond(r: PageResult) -> HttpResponse {
+pub(crate) async fn respond(r: PageResult) -> HttpResponse {
     r.unwrap_or_else(|p| p.response())
 }
 
 /// A page that is never cached and never framed.
-fn html(status: actix_web::http::StatusCode) -> actix_web::HttpResponseBuilder {
+pub(crate) fn html(status: actix_web::http::StatusCode) -> actix_web::HttpResponseBuilder {
     let mut b = HttpResponse::build(status);
     b.content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -141,7 +142,7 @@ fn html(status: actix_web::http::StatusCode) -> actix_web::HttpResponseBuilder {
     b
 }
 
-fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
+pub(crate) fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
     let mut b = HttpResponse::SeeOther();
     b.insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -191,7 +192,7 @@ fn removal<'c>(state: &AppState, name: String, path: String) -> Cookie<'c> {
     c
 }
 
-async fn tenant(state: &AppState, slug: &str) -> Result<Tenant, Page> {
+pub(crate) async fn tenant(state: &AppState, slug: &str) -> Result<Tenant, Page> {
     let slug = slug.to_owned();
     Ok(state.db.run(move |c| tenants::by_slug(c, &slug)).await?)
 }
@@ -214,6 +215,8 @@ async fn active_idp(state: &AppState, t: &Tenant, slug: &str) -> Result<Idp, Pag
 #[derive(Deserialize)]
 struct ReturnTo {
     return_to: Option<String>,
+    /// On a sign-in started from an invitation page: its token.
+    invite: Option<String>,
 }
 
 async fn login(
@@ -225,10 +228,22 @@ async fn login(
 }
 
 async fn login_page(state: &AppState, slug: &str, return_to: Option<String>) -> PageResult {
+    login_form(state, slug, return_to, None, "").await
+}
+
+/// The login page, with an error from a failed password sign-in when there was one.
+pub(crate) async fn login_form(
+    state: &AppState,
+    slug: &str,
+    return_to: Option<String>,
+    error: Option<(u16, &str)>,
+    username: &str,
+) -> PageResult {
     let t = tenant(state, slug).await?;
     let tid = t.id.clone();
     let idps = state.db.run(move |c| idp::list(c, &tid)).await?;
     let suffix = return_to
+        .clone()
         .filter(|r| !r.is_empty())
         .map(|r| {
             format!(
@@ -249,9 +264,22 @@ async fn login_page(state: &AppState, slug: &str, return_to: Option<String>) -> 
         .collect();
     let body = pages::render(
         "login.html",
-        json!({"tenant_name": t.name, "idps": buttons}),
+        json!({
+            "tenant_name": t.name,
+            "idps": buttons,
+            "action": format!("/t/{}/login", t.slug),
+            "forgot": format!("/t/{}/forgot", t.slug),
+            "return_to": return_to.filter(|r| !r.is_empty()),
+            "error": error.map(|e| e.1),
+            "username": username,
+        }),
     );
-    Ok(html(actix_web::http::StatusCode::OK).body(body))
+    let status = error.map_or(200, |e| e.0);
+    Ok(html(
+        actix_web::http::StatusCode::from_u16(status)
+            .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
+    )
+    .body(body))
 }
 
 async fn start(
@@ -260,7 +288,8 @@ async fn start(
     q: web::Query<ReturnTo>,
 ) -> HttpResponse {
     let (tslug, islug) = path.into_inner();
-    respond(start_flow(&state, &tslug, &islug, q.into_inner().return_to).await).await
+    let q = q.into_inner();
+    respond(start_flow(&state, &tslug, &islug, q.return_to, q.invite).await).await
 }
 
 fn callback_url(state: &AppState, t: &str, i: &str) -> String {
@@ -276,6 +305,7 @@ async fn start_flow(
     tslug: &str,
     islug: &str,
     return_to: Option<String>,
+    invite: Option<String>,
 ) -> PageResult {
     let t = tenant(state, tslug).await?;
     let i = active_idp(state, &t, islug).await?;
@@ -295,7 +325,7 @@ async fn start_flow(
                 state: s.state,
                 nonce: Some(s.nonce),
                 pkce_verifier: Some(s.pkce_verifier),
-                request_id: None,
+                ..flow::Secrets::default()
             };
             (s.url, secrets)
         }
@@ -319,6 +349,8 @@ async fn start_flow(
             (s.url, secrets)
         }
     };
+    let mut secrets = secrets;
+    secrets.invite = invite.filter(|v| !v.is_empty());
     let f = flow::Flow {
         tenant_id: t.id.clone(),
         idp_id: i.id.clone(),
@@ -510,7 +542,7 @@ async fn oidc_callback(
         }
         Err(e) => return Err(refused(tslug, e.to_string())),
     };
-    signed_in(state, &t, &i, claims, f.return_to).await
+    signed_in(state, &t, &i, claims, f.return_to, f.secrets.invite).await
 }
 
 async fn sp_metadata(
@@ -599,7 +631,7 @@ async fn saml_acs(
     } else {
         None
     };
-    let (request_id, return_to) = match f {
+    let (request_id, return_to, invite) = match f {
         Some(f) => {
             if !form
                 .relay_state
@@ -611,7 +643,7 @@ async fn saml_acs(
             let Some(id) = f.secrets.request_id else {
                 return Err(expired_flow(tslug));
             };
-            (Some(id), f.return_to)
+            (Some(id), f.return_to, f.secrets.invite)
         }
         None if had_cookie && !settings.idp_initiated => return Err(expired_flow(tslug)),
         None => {
@@ -622,7 +654,7 @@ async fn saml_acs(
                 .relay_state
                 .as_deref()
                 .and_then(|r| idp::checked_return_to(r, &allowed));
-            (None, target)
+            (None, target, None)
         }
     };
     let sp = saml::Sp::new(&state.config.public_url, tslug, islug);
@@ -638,7 +670,7 @@ async fn saml_acs(
     if !fresh {
         return Err(refused(tslug, "this SAML assertion was already used"));
     }
-    signed_in(state, &t, &i, v.claims, return_to).await
+    signed_in(state, &t, &i, v.claims, return_to, invite).await
 }
 
 /// Length-independent comparison of two secrets.
@@ -658,7 +690,11 @@ pub(crate) async fn signed_in(
     i: &Idp,
     claims: Claims,
     return_to: Option<String>,
+    invite: Option<String>,
 ) -> PageResult {
+    if let Some(token) = invite {
+        return accepted_invite(state, t, i, claims, &token).await;
+    }
     let mode: Mode = t.mode.parse().unwrap_or(Mode::Scim);
     let (tid, idp) = (t.id.clone(), i.clone());
     let outcome = state
@@ -714,12 +750,72 @@ pub(crate) async fn signed_in(
             .login(&t.slug))
         }
     };
-    let (tid, uid, iid) = (t.id.clone(), user_id.clone(), i.id.clone());
+    tracing::info!(tenant = %t.slug, idp = %i.slug, user = %user_id, "signed in");
+    start_session(state, t, &user_id, Some(&i.id), return_to).await
+}
+
+/// Accepts an invitation with a verified IdP sign-in, then starts the session.
+async fn accepted_invite(
+    state: &AppState,
+    t: &Tenant,
+    i: &Idp,
+    claims: Claims,
+    token: &str,
+) -> PageResult {
+    let (tid, idp, tk) = (t.id.clone(), i.clone(), token.to_owned());
+    let outcome = state
+        .db
+        .run_write(move |c| link::accept_invite(c, &tid, &idp, &claims, &tk))
+        .await
+        .map_err(Page::internal)?;
+    match outcome {
+        link::InviteOutcome::SignedIn { user_id } => {
+            tracing::info!(tenant = %t.slug, idp = %i.slug, user = %user_id, "invitation accepted");
+            start_session(state, t, &user_id, Some(&i.id), None).await
+        }
+        link::InviteOutcome::EmailMismatch { invited } => Err(Page::new(
+            403,
+            "This sign-in does not match the invitation",
+            format!(
+                "The invitation is for {invited}, but {} did not confirm that address for the \
+                 account you signed in with. Sign in there with that address, or choose a \
+                 password on the invitation page.",
+                i.title
+            ),
+        )
+        .login(&t.slug)),
+        link::InviteOutcome::Conflict => Err(Page::new(
+            409,
+            "This account is linked to someone else",
+            format!(
+                "Your {} account already belongs to another user of {}. Ask your administrator.",
+                i.title, t.name
+            ),
+        )
+        .login(&t.slug)),
+        link::InviteOutcome::Dead(_) => Err(Page::new(
+            410,
+            "This invitation no longer works",
+            "It was already accepted, has expired or was withdrawn. Ask your administrator for a \
+             new one if you still need access.",
+        )
+        .login(&t.slug)),
+    }
+}
+
+/// Starts a session for a user who just proved who they are, and sends them on.
+pub(crate) async fn start_session(
+    state: &AppState,
+    t: &Tenant,
+    user_id: &str,
+    idp_id: Option<&str>,
+    return_to: Option<String>,
+) -> PageResult {
+    let (tid, uid, iid) = (t.id.clone(), user_id.to_owned(), idp_id.map(str::to_owned));
     let sid = state
         .db
-        .run_write(move |c| session::create(c, &tid, &uid, Some(&iid)).map_err(Page::from))
+        .run_write(move |c| session::create(c, &tid, &uid, iid.as_deref()).map_err(Page::from))
         .await?;
-    tracing::info!(tenant = %t.slug, idp = %i.slug, user = %user_id, "signed in");
     let target = return_to.unwrap_or_else(|| format!("/t/{}/account", t.slug));
     let mut sc = cookie(state, session_cookie_name(&t.slug), sid, "/".to_owned());
     sc.set_max_age(CookieDuration::seconds(session::LIFETIME.whole_seconds()));

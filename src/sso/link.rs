@@ -39,6 +39,80 @@ pub enum LinkError {
     Scim(ScimError),
     #[error(transparent)]
     Storage(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Tenant(#[from] crate::tenants::TenantError),
+}
+
+/// The result of accepting an invitation through an IdP sign-in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InviteOutcome {
+    SignedIn {
+        user_id: String,
+    },
+    /// The link is used, expired, revoked or unknown.
+    Dead(crate::people::invites::Lookup),
+    /// The IdP did not vouch for the invited address.
+    EmailMismatch {
+        invited: String,
+    },
+    /// This IdP identity already belongs to another user.
+    Conflict,
+}
+
+/// Accepts an invitation with an IdP sign-in: only when the IdP vouches for the invited
+/// address (a verified email, equal ignoring case). The identity is linked to the invited
+/// user, who becomes active.
+///
+/// # Errors
+/// Database errors.
+pub fn accept_invite(
+    c: &mut DbConn,
+    tenant_id: &str,
+    idp: &Idp,
+    claims: &Claims,
+    token: &str,
+) -> Result<InviteOutcome, LinkError> {
+    use crate::people::invites::{self, Lookup};
+    crate::db::write_tx(c, |c| {
+        let found = invites::lookup(c, tenant_id, token)?;
+        let Lookup::Valid { user_id, email, .. } = found else {
+            return Ok(InviteOutcome::Dead(found));
+        };
+        let p = profile(idp, claims);
+        let vouched = p.email_verified
+            && p.email
+                .as_deref()
+                .is_some_and(|e| e.trim().eq_ignore_ascii_case(email.trim()));
+        if !vouched {
+            return Ok(InviteOutcome::EmailMismatch { invited: email });
+        }
+        let owner: Option<String> = external_identities::table
+            .find((&idp.id, &claims.subject))
+            .select(external_identities::user_id)
+            .first(c)
+            .optional()?;
+        match owner {
+            Some(o) if o != user_id => return Ok(InviteOutcome::Conflict),
+            Some(_) => {}
+            None => {
+                let stamp = now();
+                diesel::insert_into(external_identities::table)
+                    .values((
+                        external_identities::idp_id.eq(&idp.id),
+                        external_identities::subject.eq(&claims.subject),
+                        external_identities::tenant_id.eq(tenant_id),
+                        external_identities::user_id.eq(&user_id),
+                        external_identities::created_at.eq(&stamp),
+                        external_identities::last_login_at.eq(&stamp),
+                    ))
+                    .execute(c)?;
+            }
+        }
+        Ok(match invites::accept(c, tenant_id, token, None)? {
+            Some(user_id) => InviteOutcome::SignedIn { user_id },
+            None => InviteOutcome::Dead(Lookup::Used),
+        })
+    })
 }
 
 impl From<ScimError> for LinkError {
@@ -193,7 +267,11 @@ fn by_user_name(c: &mut DbConn, tenant_id: &str, name: &str) -> Result<Option<St
 
 /// The one user whose email is `email`; none when several share it (ambiguous, so no link).
 /// Emails in muster come from the tenant's IdP over SCIM or from a verified JIT login.
-fn by_email(c: &mut DbConn, tenant_id: &str, email: &str) -> Result<Option<String>, LinkError> {
+pub(crate) fn by_email(
+    c: &mut DbConn,
+    tenant_id: &str,
+    email: &str,
+) -> Result<Option<String>, LinkError> {
     use crate::db::schema::attrs;
     let ids: Vec<String> = attrs::table
         .filter(attrs::tenant_id.eq(tenant_id))

@@ -5,7 +5,15 @@ use minijinja::Environment;
 use serde::Serialize;
 use std::sync::OnceLock;
 
-const PAGES: [(&str, &str); 4] = [
+const PAGES: [(&str, &str); 6] = [
+    (
+        "password.html",
+        include_str!("../../templates/pages/password.html"),
+    ),
+    (
+        "forgot.html",
+        include_str!("../../templates/pages/forgot.html"),
+    ),
     ("base.html", include_str!("../../templates/pages/base.html")),
     (
         "login.html",

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use std::process::Command;
 
 /// Runs a plan in chromium; the driver's JSON answer.
-async fn browse(plan: Value) -> Value {
+pub(crate) async fn browse(plan: Value) -> Value {
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg("tests/peers/browser.mjs")

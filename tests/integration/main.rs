@@ -12,6 +12,7 @@ mod groups;
 mod listing;
 mod patch;
 mod peers;
+mod people;
 mod protocol;
 mod saml;
 mod sso;

@@ -9,7 +9,10 @@ use std::process::{Child, Command, Stdio};
 /// A running peer process.
 pub struct Peer {
     child: Child,
+    /// The peer's HTTP address (its first port).
     pub url: String,
+    /// Every port the peer announced, in order.
+    pub ports: Vec<u16>,
 }
 
 impl Drop for Peer {
@@ -36,14 +39,17 @@ fn spawn(mut cmd: Command) -> Peer {
     BufReader::new(out)
         .read_line(&mut line)
         .expect("peer output");
-    let port = line
+    let ports: Vec<u16> = line
         .trim()
         .strip_prefix("READY ")
         .unwrap_or_else(|| panic!("peer did not start: {line:?}"))
-        .to_owned();
+        .split_whitespace()
+        .map(|p| p.parse().expect("port"))
+        .collect();
     Peer {
         child,
-        url: format!("http://127.0.0.1:{port}"),
+        url: format!("http://127.0.0.1:{}", ports[0]),
+        ports,
     }
 }
 
@@ -69,6 +75,69 @@ pub fn saml() -> Peer {
     let mut cmd = Command::new(root().join(".venv/bin/python"));
     cmd.arg("tests/peers/saml_idp.py").env("SAML_PORT", "0");
     spawn(cmd)
+}
+
+/// A real SMTP server (aiosmtpd, tests/peers/smtp.py) that keeps what it receives.
+pub struct Smtp {
+    _peer: Peer,
+    /// `smtp://127.0.0.1:<port>`, for MUSTER_SMTP_URL.
+    pub url: String,
+    control: String,
+}
+
+/// Starts the SMTP peer.
+pub fn smtp() -> Smtp {
+    let mut cmd = Command::new(root().join(".venv/bin/python"));
+    cmd.arg("tests/peers/smtp.py").env("SMTP_PORT", "0");
+    let peer = spawn(cmd);
+    let (smtp_port, http_port) = (peer.ports[0], peer.ports[1]);
+    Smtp {
+        url: format!("smtp://127.0.0.1:{smtp_port}"),
+        control: format!("http://127.0.0.1:{http_port}"),
+        _peer: peer,
+    }
+}
+
+impl Smtp {
+    /// Every message received so far: mail_from, rcpt_tos, subject, to, text, html, raw.
+    pub async fn messages(&self) -> Vec<Value> {
+        reqwest::get(format!("{}/messages", self.control))
+            .await
+            .expect("smtp peer")
+            .json()
+            .await
+            .expect("messages")
+    }
+
+    /// Waits until at least `n` messages arrived (up to 30 s) and returns them all.
+    pub async fn wait_for(&self, n: usize) -> Vec<Value> {
+        for _ in 0..300 {
+            let m = self.messages().await;
+            if m.len() >= n {
+                return m;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("expected {n} emails, got {:?}", self.messages().await);
+    }
+
+    async fn control(&self, what: &str) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/{what}", self.control))
+            .send()
+            .await
+            .expect("smtp control");
+        assert!(r.status().is_success());
+    }
+
+    /// Refuses connections until [`Smtp::start`].
+    pub async fn stop(&self) {
+        self.control("stop").await;
+    }
+
+    pub async fn start(&self) {
+        self.control("start").await;
+    }
 }
 
 impl Peer {

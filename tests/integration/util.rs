@@ -24,7 +24,7 @@ pub struct TestApp {
     pub state: AppState,
     pub client: reqwest::Client,
     pub backend: Backend,
-    _dir: Option<tempfile::TempDir>,
+    pub dir: tempfile::TempDir,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -35,62 +35,73 @@ static TENANTS: AtomicUsize = AtomicUsize::new(0);
 /// `MUSTER_TEST_PG`. `None` when it is unset (local runs without PostgreSQL); in CI that is an
 /// error, so PostgreSQL tests cannot silently pass by not running.
 async fn pg_database() -> Option<String> {
-    PG_DB
-        .get_or_init(|| async {
-            let Ok(admin) = std::env::var("MUSTER_TEST_PG") else {
-                assert!(
-                    std::env::var("CI").is_err(),
-                    "CI must run the PostgreSQL tests: set MUSTER_TEST_PG"
-                );
-                return None;
-            };
-            tokio::task::spawn_blocking(move || {
-                use diesel::{Connection, RunQueryDsl};
-                let name = format!(
-                    "muster_test_{}_{}",
-                    std::process::id(),
-                    uuid::Uuid::new_v4()
-                        .simple()
-                        .to_string()
-                        .get(..8)
-                        .unwrap_or("x")
-                );
-                let mut c =
-                    diesel::PgConnection::establish(&admin).expect("MUSTER_TEST_PG reachable");
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut c)
-                    .expect("create test database");
-                let (base, _) = admin
-                    .rsplit_once('/')
-                    .expect("MUSTER_TEST_PG is a URL with a database");
-                Some(format!("{base}/{name}"))
-            })
-            .await
-            .expect("create database task")
-        })
-        .await
-        .clone()
+    PG_DB.get_or_init(new_pg_database).await.clone()
+}
+
+/// A new PostgreSQL database from the admin URL in `MUSTER_TEST_PG` (see [`pg_database`]).
+/// Dropped with the others by the test command.
+async fn new_pg_database() -> Option<String> {
+    let Ok(admin) = std::env::var("MUSTER_TEST_PG") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run the PostgreSQL tests: set MUSTER_TEST_PG"
+        );
+        return None;
+    };
+    tokio::task::spawn_blocking(move || {
+        use diesel::{Connection, RunQueryDsl};
+        let name = format!(
+            "muster_test_{}_{}",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+                .simple()
+                .to_string()
+                .get(..8)
+                .unwrap_or("x")
+        );
+        let mut c = diesel::PgConnection::establish(&admin).expect("MUSTER_TEST_PG reachable");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut c)
+            .expect("create test database");
+        let (base, _) = admin
+            .rsplit_once('/')
+            .expect("MUSTER_TEST_PG is a URL with a database");
+        Some(format!("{base}/{name}"))
+    })
+    .await
+    .expect("create database task")
 }
 
 impl TestApp {
     /// Starts muster on `backend`; `None` when PostgreSQL is not configured for this run.
     pub async fn start(backend: Backend) -> Option<TestApp> {
-        let (database, dir) = match backend {
+        TestApp::start_with(backend, false, |_| {}).await
+    }
+
+    /// Like [`TestApp::start`], with `tweak` applied to the configuration. With `own_database`
+    /// the app gets a PostgreSQL database of its own: its background workers (the email
+    /// outbox) then see no other test's rows.
+    pub async fn start_with(
+        backend: Backend,
+        own_database: bool,
+        tweak: impl FnOnce(&mut Config) + Send + 'static,
+    ) -> Option<TestApp> {
+        // Every app has a directory of its own: the SQLite file and the email outbox folder.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database = match backend {
             Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let path = dir.path().join("muster.db");
-                (
-                    DbUrl::Sqlite(path.to_string_lossy().into_owned()),
-                    Some(dir),
-                )
+                DbUrl::Sqlite(dir.path().join("muster.db").to_string_lossy().into_owned())
             }
-            Backend::Postgres => (DbUrl::Postgres(pg_database().await?), None),
+            Backend::Postgres if own_database => DbUrl::Postgres(new_pg_database().await?),
+            Backend::Postgres => DbUrl::Postgres(pg_database().await?),
         };
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let url = format!("http://{addr}");
         let mut config = Config::new(addr.to_string(), url.clone(), database, 4).expect("config");
         config.workers = 1;
+        config.outbox_dir = dir.path().join("outbox");
+        tweak(&mut config);
         let state = tokio::task::spawn_blocking(move || AppState::open(config))
             .await
             .expect("open task")
@@ -103,7 +114,7 @@ impl TestApp {
             state,
             client: reqwest::Client::new(),
             backend,
-            _dir: dir,
+            dir,
             handle,
         })
     }

@@ -167,6 +167,7 @@ pub async fn me(req: HttpRequest) -> ScimResult<HttpResponse> {
         base: format!("{}/scim/v2/{slug}", state.config.public_url),
         state,
         tenant_id: t.id,
+        mode: t.mode.parse().unwrap_or(crate::tenants::Mode::Scim),
     };
     let out = crate::scim::service::get(&ctx, Kind::User, user_id, proj).await?;
     Ok(super::resource_response(StatusCode::OK, &out))

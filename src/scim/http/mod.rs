@@ -121,6 +121,7 @@ pub async fn authenticate(req: &HttpRequest) -> ScimResult<Ctx> {
         state,
         tenant_id: caller.tenant_id,
         base,
+        mode: caller.mode.parse().unwrap_or(crate::tenants::Mode::Scim),
     })
 }
 

@@ -1,0 +1,335 @@
+//! Invitations. An invite creates (or reuses) an inactive user with the address, and a random
+//! single-use token, stored as a hash, that expires (7 days unless told otherwise). The email
+//! goes to the outbox in the same transaction. Accepting (a password, or a sign-in at the
+//! tenant's IdP whose verified email matches) activates the user. Inviting again issues a new
+//! link and revokes the old one.
+
+use super::{human_time, scim, users};
+use crate::auth::secret;
+use crate::db::schema::{invites as inv, users as u};
+use crate::db::{write_tx, DbConn};
+use crate::notify::{outbox, templates, Kind as MailKind};
+use crate::scim::index::format_time;
+use crate::scim::resource;
+use crate::scim::schema::Kind;
+use crate::scim::store;
+use crate::tenants::{self, now, Tenant, TenantError};
+use diesel::prelude::*;
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+/// How long an invitation link works unless the admin says otherwise.
+pub const LIFETIME: Duration = Duration::days(7);
+
+/// The result of an invite: the link is shown once, here, and is in the email.
+#[derive(Debug, Clone)]
+pub struct Invited {
+    pub user_id: String,
+    pub link: String,
+    pub expires_at: OffsetDateTime,
+    /// The outbox id of the email, when one was sent.
+    pub email_id: Option<String>,
+    /// An earlier pending invitation was replaced.
+    pub resent: bool,
+}
+
+fn check_email(email: &str) -> Result<String, TenantError> {
+    let email = email.trim();
+    email
+        .parse::<lettre::Address>()
+        .map_err(|e| TenantError::Invalid(format!("{email:?} is not an email address: {e}")))?;
+    Ok(email.to_owned())
+}
+
+/// The link of a token.
+pub fn link(public_url: &str, tenant: &str, token: &str) -> String {
+    format!(
+        "{}/t/{tenant}/invite/{token}",
+        public_url.trim_end_matches('/')
+    )
+}
+
+/// Invites `email` to the tenant (or re-invites a person whose invitation is still pending).
+///
+/// # Errors
+/// Unknown tenant, a bad address, an address that already belongs to an active or
+/// deactivated (not invited) user.
+pub fn invite(
+    c: &mut DbConn,
+    public_url: &str,
+    tenant_slug: &str,
+    email: &str,
+    send_email: bool,
+    lifetime: Duration,
+) -> Result<Invited, TenantError> {
+    let email = check_email(email)?;
+    let t = tenants::by_slug(c, tenant_slug)?;
+    write_tx(c, |c| {
+        let existing = users::find(c, &t.id, &email)?;
+        let mut resent = false;
+        let user_id = match existing {
+            Some(id) => {
+                let active: bool = u::table.find(&id).select(u::active).first(c)?;
+                let pending = inv::table
+                    .filter(inv::user_id.eq(&id))
+                    .filter(inv::accepted_at.is_null())
+                    .filter(inv::revoked_at.is_null())
+                    .count()
+                    .get_result::<i64>(c)?
+                    > 0;
+                if active {
+                    return Err(TenantError::Conflict(format!(
+                        "{email} already has an active account in {tenant_slug}"
+                    )));
+                }
+                if !pending {
+                    return Err(TenantError::Conflict(format!(
+                        "{email} has a deactivated account in {tenant_slug}; reactivate it \
+                         (muster user reactivate) instead of inviting"
+                    )));
+                }
+                revoke_pending(c, &id)?;
+                resent = true;
+                id
+            }
+            None => {
+                let doc = json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": email,
+                    "emails": [{"value": email, "primary": true}],
+                    "active": false,
+                });
+                let incoming = resource::normalize(Kind::User, &doc).map_err(scim)?;
+                store::create(c, &t.id, Kind::User, incoming, None, &now())
+                    .map_err(scim)?
+                    .id
+            }
+        };
+        let token = secret::generate("msi_");
+        let created = OffsetDateTime::now_utc();
+        let expires_at = created + lifetime;
+        diesel::insert_into(inv::table)
+            .values((
+                inv::id.eq(uuid::Uuid::new_v4().to_string()),
+                inv::tenant_id.eq(&t.id),
+                inv::user_id.eq(&user_id),
+                inv::email.eq(&email),
+                inv::token_hash.eq(secret::hash(&token)),
+                inv::created_at.eq(format_time(created)),
+                inv::expires_at.eq(format_time(expires_at)),
+            ))
+            .execute(c)?;
+        let link = link(public_url, &t.slug, &token);
+        let email_id = if send_email {
+            Some(mail(c, &t, &email, &link, expires_at)?)
+        } else {
+            None
+        };
+        Ok(Invited {
+            user_id,
+            link,
+            expires_at,
+            email_id,
+            resent,
+        })
+    })
+}
+
+fn mail(
+    c: &mut DbConn,
+    t: &Tenant,
+    email: &str,
+    link: &str,
+    expires_at: OffsetDateTime,
+) -> Result<String, TenantError> {
+    let values = json!({
+        "tenant_name": t.name,
+        "link": link,
+        "expires_at": human_time(expires_at),
+        "email": email,
+        "user_name": email,
+    });
+    let rendered = templates::render_for(c, &t.id, MailKind::Invite, &values)?;
+    Ok(outbox::enqueue(
+        c,
+        &t.id,
+        MailKind::Invite,
+        email,
+        &rendered,
+    )?)
+}
+
+fn revoke_pending(c: &mut DbConn, user_id: &str) -> Result<usize, TenantError> {
+    Ok(diesel::update(
+        inv::table
+            .filter(inv::user_id.eq(user_id))
+            .filter(inv::accepted_at.is_null())
+            .filter(inv::revoked_at.is_null()),
+    )
+    .set(inv::revoked_at.eq(now()))
+    .execute(c)?)
+}
+
+/// Revokes a person's pending invitation; their inactive user stays, so a new invite can
+/// follow.
+///
+/// # Errors
+/// Unknown tenant or person, or nothing pending.
+pub fn revoke(c: &mut DbConn, tenant_slug: &str, email: &str) -> Result<(), TenantError> {
+    let t = tenants::by_slug(c, tenant_slug)?;
+    let id = users::require(c, &t.id, email)?;
+    if revoke_pending(c, &id)? == 0 {
+        return Err(TenantError::Invalid(format!(
+            "{email} has no pending invitation in {tenant_slug}"
+        )));
+    }
+    Ok(())
+}
+
+/// One row of the invitation list.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub email: String,
+    pub created_at: String,
+    pub expires_at: String,
+    /// pending, accepted, expired or revoked.
+    pub state: &'static str,
+}
+
+/// email, created, expires, accepted, revoked.
+type ListRow = (String, String, String, Option<String>, Option<String>);
+
+/// id, user, email, expires, accepted, revoked.
+type LookupRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// The tenant's invitations, newest first.
+///
+/// # Errors
+/// Unknown tenant, database errors.
+pub fn list(c: &mut DbConn, tenant_slug: &str) -> Result<Vec<Listed>, TenantError> {
+    let t = tenants::by_slug(c, tenant_slug)?;
+    let now = now();
+    let rows: Vec<ListRow> = inv::table
+        .filter(inv::tenant_id.eq(&t.id))
+        .order(inv::created_at.desc())
+        .select((
+            inv::email,
+            inv::created_at,
+            inv::expires_at,
+            inv::accepted_at,
+            inv::revoked_at,
+        ))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(email, created_at, expires_at, accepted, revoked)| {
+            let state = if accepted.is_some() {
+                "accepted"
+            } else if revoked.is_some() {
+                "revoked"
+            } else if expires_at <= now {
+                "expired"
+            } else {
+                "pending"
+            };
+            Listed {
+                email,
+                created_at,
+                expires_at,
+                state,
+            }
+        })
+        .collect())
+}
+
+/// What a link leads to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    Valid {
+        invite_id: String,
+        user_id: String,
+        email: String,
+    },
+    Unknown,
+    Used,
+    Expired,
+    Revoked,
+}
+
+/// Looks a token up without using it.
+///
+/// # Errors
+/// Database errors.
+pub fn lookup(c: &mut DbConn, tenant_id: &str, token: &str) -> Result<Lookup, TenantError> {
+    let row: Option<LookupRow> = inv::table
+        .filter(inv::token_hash.eq(secret::hash(token)))
+        .filter(inv::tenant_id.eq(tenant_id))
+        .select((
+            inv::id,
+            inv::user_id,
+            inv::email,
+            inv::expires_at,
+            inv::accepted_at,
+            inv::revoked_at,
+        ))
+        .first(c)
+        .optional()?;
+    Ok(match row {
+        None => Lookup::Unknown,
+        Some((_, _, _, _, Some(_), _)) => Lookup::Used,
+        Some((_, _, _, _, _, Some(_))) => Lookup::Revoked,
+        Some((_, _, _, exp, _, _)) if exp <= now() => Lookup::Expired,
+        Some((invite_id, user_id, email, ..)) => Lookup::Valid {
+            invite_id,
+            user_id,
+            email,
+        },
+    })
+}
+
+/// Accepts a valid invitation inside the caller's transaction: marks it used (only once, even
+/// when two requests race), stores the password hash if one was chosen, and activates the
+/// user. Returns the user id, or `None` when the link was no longer valid.
+///
+/// # Errors
+/// Database and store errors.
+pub fn accept(
+    c: &mut DbConn,
+    tenant_id: &str,
+    token: &str,
+    password_hash: Option<String>,
+) -> Result<Option<String>, TenantError> {
+    write_tx(c, |c| {
+        let Lookup::Valid {
+            invite_id, user_id, ..
+        } = lookup(c, tenant_id, token)?
+        else {
+            return Ok(None);
+        };
+        let won = diesel::update(
+            inv::table
+                .filter(inv::id.eq(&invite_id))
+                .filter(inv::accepted_at.is_null())
+                .filter(inv::revoked_at.is_null()),
+        )
+        .set(inv::accepted_at.eq(now()))
+        .execute(c)?;
+        if won == 0 {
+            return Ok(None);
+        }
+        if let Some(h) = password_hash {
+            diesel::update(u::table.find(&user_id))
+                .set(u::password_hash.eq(h))
+                .execute(c)?;
+        }
+        users::set_active(c, tenant_id, &user_id, true)?;
+        Ok(Some(user_id))
+    })
+}

@@ -1,0 +1,23 @@
+//! A person's lifecycle in a tenant beyond SCIM: invitations, passwords (sign-in, throttling,
+//! resets), and the admin's deactivate, reactivate and delete.
+
+pub mod http;
+pub mod invites;
+pub mod passwords;
+pub mod users;
+
+use crate::scim::error::ScimError;
+use crate::tenants::TenantError;
+
+/// Turns a SCIM-layer error from the store into a tenant error with its message.
+pub(crate) fn scim(e: ScimError) -> TenantError {
+    TenantError::Invalid(e.detail)
+}
+
+/// `2026-11-30 14:00 UTC`, as emails and pages show a time.
+pub fn human_time(t: time::OffsetDateTime) -> String {
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&f)
+        .unwrap_or_default()
+}

@@ -1,0 +1,297 @@
+//! Passwords: the policy, sign-in throttling, and reset links. Hashing and checking are in
+//! `auth::password` (argon2id on the blocking pool).
+//!
+//! Throttling counts failures in fixed windows per account and per client address, in the
+//! database, so it holds across muster processes: past the limit, the answer is 429 with
+//! Retry-After before any hash is computed, which keeps guessing slow and the CPUs free.
+
+use super::{human_time, users};
+use crate::auth::secret;
+use crate::db::schema::{login_failures as lf, password_resets as pr, users as u};
+use crate::db::{write_tx, DbConn};
+use crate::notify::{outbox, templates, Kind as MailKind};
+use crate::scim::index::{format_time, norm_str};
+use crate::tenants::{self, now, TenantError};
+use diesel::prelude::*;
+use serde_json::{json, Value};
+use time::{Duration, OffsetDateTime};
+
+/// The shortest password accepted.
+pub const MIN_LENGTH: usize = 12;
+/// The longest (argon2 takes any length; this bounds the work per request).
+pub const MAX_LENGTH: usize = 1024;
+
+/// Failed sign-ins are counted in windows this long.
+pub const WINDOW: Duration = Duration::minutes(15);
+/// Failures per account within a window before sign-in is refused until it ends.
+pub const ACCOUNT_LIMIT: i32 = 5;
+/// Failures per client address within a window (many accounts guessed from one place).
+pub const ADDRESS_LIMIT: i32 = 30;
+
+/// How long a reset link works.
+pub const RESET_LIFETIME: Duration = Duration::hours(1);
+
+/// Checks a new password against the policy; the error says what to change.
+///
+/// # Errors
+/// Too short, too long, or the person's own address or userName.
+pub fn check_policy(password: &str, identities: &[&str]) -> Result<(), String> {
+    let n = password.chars().count();
+    if n < MIN_LENGTH {
+        return Err(format!(
+            "Use at least {MIN_LENGTH} characters; a few words strung together are easy to remember."
+        ));
+    }
+    if n > MAX_LENGTH {
+        return Err(format!("Use at most {MAX_LENGTH} characters."));
+    }
+    let lower = password.to_lowercase();
+    for id in identities
+        .iter()
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+    {
+        let local = id.split('@').next().unwrap_or_default().to_owned();
+        if lower == id || (local.len() >= 4 && lower.contains(&local)) {
+            return Err("Do not use your email address or user name in your password.".into());
+        }
+    }
+    if password.chars().all(|c| password.starts_with(c)) {
+        return Err("Do not repeat one character.".into());
+    }
+    Ok(())
+}
+
+/// The throttle key of an account and of a client address.
+pub fn account_key(tenant_id: &str, login: &str) -> String {
+    format!("acct:{tenant_id}:{}", norm_str(login.trim(), false))
+}
+
+pub fn address_key(addr: &str) -> String {
+    format!("addr:{addr}")
+}
+
+/// Seconds until sign-in is allowed again, when any key is over its limit.
+///
+/// # Errors
+/// Database errors.
+pub fn throttled(c: &mut DbConn, keys: &[(String, i32)]) -> Result<Option<i64>, TenantError> {
+    let now = OffsetDateTime::now_utc();
+    let since = format_time(now - WINDOW);
+    let mut wait = None;
+    for (key, limit) in keys {
+        let row: Option<(i32, String)> = lf::table
+            .find(key)
+            .select((lf::failures, lf::window_start))
+            .first(c)
+            .optional()?;
+        if let Some((failures, start)) = row {
+            if failures >= *limit && start > since {
+                let start = time::OffsetDateTime::parse(
+                    &start,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .unwrap_or(now);
+                let secs = ((start + WINDOW) - now).whole_seconds().max(1);
+                wait = Some(wait.map_or(secs, |w: i64| w.max(secs)));
+            }
+        }
+    }
+    Ok(wait)
+}
+
+/// Counts a failed sign-in against each key.
+///
+/// # Errors
+/// Database errors.
+pub fn record_failure(c: &mut DbConn, keys: &[String]) -> Result<(), TenantError> {
+    let now = OffsetDateTime::now_utc();
+    let (now_s, since) = (format_time(now), format_time(now - WINDOW));
+    write_tx(c, |c| {
+        for key in keys {
+            let row: Option<String> = lf::table
+                .find(key)
+                .select(lf::window_start)
+                .first(c)
+                .optional()?;
+            match row {
+                Some(start) if start > since => {
+                    diesel::update(lf::table.find(key))
+                        .set(lf::failures.eq(lf::failures + 1))
+                        .execute(c)?;
+                }
+                Some(_) => {
+                    diesel::update(lf::table.find(key))
+                        .set((lf::failures.eq(1), lf::window_start.eq(&now_s)))
+                        .execute(c)?;
+                }
+                None => {
+                    diesel::insert_into(lf::table)
+                        .values((
+                            lf::key.eq(key),
+                            lf::failures.eq(1),
+                            lf::window_start.eq(&now_s),
+                        ))
+                        .execute(c)?;
+                }
+            }
+        }
+        // Old windows are dead weight.
+        diesel::delete(lf::table.filter(lf::window_start.lt(&since))).execute(c)?;
+        Ok(())
+    })
+}
+
+/// Forgets an account's failures after a successful sign-in.
+///
+/// # Errors
+/// Database errors.
+pub fn clear(c: &mut DbConn, key: &str) -> Result<(), TenantError> {
+    diesel::delete(lf::table.find(key)).execute(c)?;
+    Ok(())
+}
+
+/// What a password sign-in needs to know about a login name: the user, their hash, and
+/// whether they may sign in at all. Unknown names give `None` (the caller still hashes).
+///
+/// # Errors
+/// Database errors.
+pub fn credentials(
+    c: &mut DbConn,
+    tenant_id: &str,
+    login: &str,
+) -> Result<Option<(String, Option<String>, bool)>, TenantError> {
+    let Some(id) = users::find(c, tenant_id, login)? else {
+        return Ok(None);
+    };
+    let (hash, active): (Option<String>, bool) = u::table
+        .find(&id)
+        .select((u::password_hash, u::active))
+        .first(c)?;
+    Ok(Some((id, hash, active)))
+}
+
+/// The link of a reset token.
+pub fn reset_link(public_url: &str, tenant: &str, token: &str) -> String {
+    format!(
+        "{}/t/{tenant}/reset/{token}",
+        public_url.trim_end_matches('/')
+    )
+}
+
+/// Starts a reset for the person behind `login`: a single-use link, emailed when
+/// `send_email`. Only active users who sign in with a password get one (people who sign in
+/// through SSO reset at their IdP). `None` means no link was made; a self-service caller
+/// answers the same either way.
+///
+/// # Errors
+/// Unknown tenant, database errors.
+pub fn start_reset(
+    c: &mut DbConn,
+    public_url: &str,
+    tenant_slug: &str,
+    login: &str,
+    send_email: bool,
+) -> Result<Option<String>, TenantError> {
+    let t = tenants::by_slug(c, tenant_slug)?;
+    let Some((user_id, hash, active)) = credentials(c, &t.id, login)? else {
+        return Ok(None);
+    };
+    if hash.is_none() || !active {
+        return Ok(None);
+    }
+    let user = crate::sso::token::person(c, &t.id, &user_id)
+        .map_err(|e| TenantError::Invalid(e.to_string()))?
+        .unwrap_or_default();
+    if send_email && user.email.is_none() {
+        return Ok(None);
+    }
+    write_tx(c, |c| {
+        let token = secret::generate("msr_");
+        let created = OffsetDateTime::now_utc();
+        let expires = created + RESET_LIFETIME;
+        diesel::insert_into(pr::table)
+            .values((
+                pr::token_hash.eq(secret::hash(&token)),
+                pr::tenant_id.eq(&t.id),
+                pr::user_id.eq(&user_id),
+                pr::created_at.eq(format_time(created)),
+                pr::expires_at.eq(format_time(expires)),
+            ))
+            .execute(c)?;
+        let link = reset_link(public_url, &t.slug, &token);
+        if let (true, Some(email)) = (send_email, &user.email) {
+            let values: Value = json!({
+                "tenant_name": t.name,
+                "link": link,
+                "expires_at": human_time(expires),
+                "email": email,
+                "user_name": user.user_name.clone().unwrap_or_default(),
+            });
+            let rendered = templates::render_for(c, &t.id, MailKind::PasswordReset, &values)?;
+            outbox::enqueue(c, &t.id, MailKind::PasswordReset, email, &rendered)?;
+        }
+        Ok(Some(link))
+    })
+}
+
+/// Whether a reset token can still be used; its user id when it can.
+///
+/// # Errors
+/// Database errors.
+pub fn reset_user(
+    c: &mut DbConn,
+    tenant_id: &str,
+    token: &str,
+) -> Result<Option<String>, TenantError> {
+    Ok(pr::table
+        .find(secret::hash(token))
+        .filter(pr::tenant_id.eq(tenant_id))
+        .filter(pr::used_at.is_null())
+        .filter(pr::expires_at.gt(now()))
+        .select(pr::user_id)
+        .first(c)
+        .optional()?)
+}
+
+/// Uses a reset token: sets the new hash, ends every session of the user, and makes every
+/// other reset link of theirs useless. `None` when the link was no longer valid.
+///
+/// # Errors
+/// Database errors.
+pub fn finish_reset(
+    c: &mut DbConn,
+    tenant_id: &str,
+    token: &str,
+    hash: String,
+) -> Result<Option<String>, TenantError> {
+    write_tx(c, |c| {
+        let Some(user_id) = reset_user(c, tenant_id, token)? else {
+            return Ok(None);
+        };
+        let active: bool = u::table.find(&user_id).select(u::active).first(c)?;
+        let stamp = now();
+        let won = diesel::update(
+            pr::table
+                .find(secret::hash(token))
+                .filter(pr::used_at.is_null()),
+        )
+        .set(pr::used_at.eq(&stamp))
+        .execute(c)?;
+        if won == 0 || !active {
+            return Ok(None);
+        }
+        diesel::update(
+            pr::table
+                .filter(pr::user_id.eq(&user_id))
+                .filter(pr::used_at.is_null()),
+        )
+        .set(pr::used_at.eq(&stamp))
+        .execute(c)?;
+        diesel::update(u::table.find(&user_id))
+            .set(u::password_hash.eq(hash))
+            .execute(c)?;
+        crate::sso::session::end_all(c, &user_id)?;
+        Ok(Some(user_id))
+    })
+}

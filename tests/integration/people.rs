@@ -1,0 +1,645 @@
+//! A person's lifecycle: provisioning modes, invitations by email through a real SMTP server,
+//! passwords (sign-in, throttling, reset), templates, and the admin's deactivate and delete.
+
+use crate::browser::browse;
+use crate::peers::{self, Smtp};
+use crate::sso::{Agent, Page};
+use crate::util::{Backend, Tenant, TestApp};
+use muster::notify::{outbox, templates, Kind as MailKind};
+use muster::people::{invites, passwords, users};
+use muster::tenants::{Mode, TenantError};
+use serde_json::{json, Value};
+use time::Duration;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// An app with its own database whose emails go to a fresh SMTP peer.
+async fn with_smtp(backend: Backend) -> Option<(TestApp, Smtp)> {
+    let smtp = peers::smtp();
+    let url = smtp.url.clone();
+    let app = TestApp::start_with(backend, true, move |c| c.smtp_url = Some(url)).await?;
+    Some((app, smtp))
+}
+
+async fn invite(
+    app: &TestApp,
+    t: &Tenant,
+    email: &str,
+    lifetime: Duration,
+) -> Result<invites::Invited, TenantError> {
+    let (url, slug, email) = (app.url.clone(), t.slug.clone(), email.to_owned());
+    app.state
+        .db
+        .run(move |c| invites::invite(c, &url, &slug, &email, true, lifetime))
+        .await
+}
+
+/// The first URL in a text.
+fn link_in(text: &str) -> String {
+    let at = text.find("http").expect("a link");
+    text[at..].split_whitespace().next().unwrap().to_owned()
+}
+
+fn base(app: &TestApp, t: &Tenant) -> String {
+    format!("{}/t/{}", app.url, t.slug)
+}
+
+async fn login(agent: &mut Agent, app: &TestApp, t: &Tenant, user: &str, password: &str) -> Page {
+    agent
+        .post(
+            &format!("{}/login", base(app, t)),
+            &[("username", user), ("password", password)],
+        )
+        .await
+}
+
+async fn user_id(app: &TestApp, t: &Tenant, login: &str) -> String {
+    let (slug, l) = (t.slug.clone(), login.to_owned());
+    app.state
+        .db
+        .run(move |c| {
+            let tid = muster::tenants::by_slug(c, &slug)?.id;
+            users::require(c, &tid, &l)
+        })
+        .await
+        .unwrap()
+}
+
+async fn set_active(app: &TestApp, t: &Tenant, login: &str, active: bool) {
+    let id = user_id(app, t, login).await;
+    let slug = t.slug.clone();
+    app.state
+        .db
+        .run(move |c| {
+            let tid = muster::tenants::by_slug(c, &slug)?.id;
+            users::set_active(c, &tid, &id, active)
+        })
+        .await
+        .unwrap();
+}
+
+/// Accepts an invitation over HTTP with the test password; returns the signed-in agent.
+async fn accept(link: &str) -> Agent {
+    let mut agent = Agent::new();
+    let page = agent.get(link).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let done = agent
+        .post(link, &[("password", PASSWORD), ("confirm", PASSWORD)])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    agent
+}
+
+async fn scim_writes_follow_the_mode(app: TestApp) {
+    for mode in [Mode::Jit, Mode::Invite] {
+        let t = app.tenant_with_mode(mode).await;
+        let r = t
+            .post(
+                "/Users",
+                &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x@example.test"}),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{mode}: {:?}", r.body);
+        assert_eq!(r.body["status"], "403");
+        let detail = r.body["detail"].as_str().unwrap();
+        assert!(detail.contains(&format!("{mode} mode")), "{detail}");
+        // Reads still work, and an invited person is visible to the IdP.
+        invite(&app, &t, "guest@example.test", invites::LIFETIME)
+            .await
+            .unwrap();
+        let ids = t.user_ids(r#"userName eq "guest@example.test""#).await;
+        assert_eq!(ids.len(), 1);
+        let u = t.get(&format!("/Users/{}", ids[0])).await;
+        assert_eq!(u.body["active"], false, "not active until accepted");
+        for (method, body) in [
+            (
+                reqwest::Method::PUT,
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "y@example.test"}),
+            ),
+            (
+                reqwest::Method::PATCH,
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "active", "value": true}]}),
+            ),
+            (reqwest::Method::DELETE, Value::Null),
+        ] {
+            let mut rb = t.req(method.clone(), &format!("/Users/{}", ids[0]));
+            if !body.is_null() {
+                rb = rb.json(&body);
+            }
+            let r = t.send(rb).await;
+            assert_eq!(r.status, 403, "{mode} {method}");
+        }
+        let r = t
+            .post(
+                "/Bulk",
+                &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+                    {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "z@example.test"}}
+                ]}),
+            )
+            .await;
+        assert_eq!(r.body["Operations"][0]["status"], "403", "{:?}", r.body);
+        assert!(t.user_ids(r#"userName sw "z@""#).await.is_empty());
+    }
+    // Switching to scim mode opens writes without losing anyone.
+    let t = app.tenant_with_mode(Mode::Jit).await;
+    invite(&app, &t, "kept@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    let slug = t.slug.clone();
+    app.state
+        .db
+        .run(move |c| muster::tenants::set_mode(c, &slug, Mode::Scim))
+        .await
+        .unwrap();
+    assert_eq!(
+        t.user_ids(r#"userName eq "kept@example.test""#).await.len(),
+        1
+    );
+    let r = t
+        .post(
+            "/Users",
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x@example.test"}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+}
+
+async fn invite_email_browser_password_and_deactivation(backend: Backend) {
+    let Some((app, smtp)) = with_smtp(backend).await else {
+        return;
+    };
+    let t = app.tenant_with_mode(Mode::Invite).await;
+    let invited = invite(&app, &t, "ada@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    let mail = smtp.wait_for(1).await;
+    assert_eq!(mail.len(), 1);
+    let m = &mail[0];
+    assert_eq!(m["rcpt_tos"], json!(["ada@example.test"]));
+    assert_eq!(m["subject"], format!("You are invited to {}", t.slug));
+    let link = link_in(m["text"].as_str().unwrap());
+    assert_eq!(link, invited.link);
+    assert!(m["html"]
+        .as_str()
+        .unwrap()
+        .contains("Accept the invitation"));
+
+    // The person follows the link in a browser and chooses a password.
+    let result = browse(json!({
+        "start": link,
+        "steps": [
+            {"expect_text": "ada@example.test"},
+            {"fill": {"password": PASSWORD, "confirm": PASSWORD}},
+            {"click": "Accept the invitation"},
+            {"expect_url_prefix": format!("{}/account", base(&app, &t))},
+            {"expect_text": "ada@example.test"},
+        ],
+        "timeout_ms": 30000,
+    }))
+    .await;
+    assert_eq!(result["ok"], true, "{result:#}");
+
+    // The link is spent; the password signs in.
+    let mut agent = Agent::new();
+    let again = agent.get(&link).await;
+    assert_eq!(again.status, 410);
+    assert!(again.body.contains("already accepted"), "{}", again.body);
+    let done = login(&mut agent, &app, &t, "ada@example.test", PASSWORD).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(
+        agent
+            .get(&format!("{}/account", base(&app, &t)))
+            .await
+            .status,
+        200
+    );
+    let ids = t.user_ids(r#"userName eq "ada@example.test""#).await;
+    assert_eq!(
+        t.get(&format!("/Users/{}", ids[0])).await.body["active"],
+        true
+    );
+
+    // Deactivated: the session ends at once and the password no longer works.
+    set_active(&app, &t, "ada@example.test", false).await;
+    let account = agent.get(&format!("{}/account", base(&app, &t))).await;
+    assert_eq!(account.status, 303);
+    let mut fresh = Agent::new();
+    let refused = login(&mut fresh, &app, &t, "ada@example.test", PASSWORD).await;
+    assert_eq!(refused.status, 401);
+
+    // Reactivated, then a self-service reset through the email.
+    set_active(&app, &t, "ada@example.test", true).await;
+    let mut old = Agent::new();
+    assert_eq!(
+        login(&mut old, &app, &t, "ada@example.test", PASSWORD)
+            .await
+            .status,
+        303
+    );
+    let sent = fresh
+        .post(
+            &format!("{}/forgot", base(&app, &t)),
+            &[("email", "ada@example.test")],
+        )
+        .await;
+    assert_eq!(sent.status, 200);
+    let unknown = fresh
+        .post(
+            &format!("{}/forgot", base(&app, &t)),
+            &[("email", "nobody@example.test")],
+        )
+        .await;
+    assert_eq!(unknown.status, sent.status);
+    assert_eq!(
+        unknown.body, sent.body,
+        "the same answer for an unknown address"
+    );
+    let mail = smtp.wait_for(2).await;
+    assert_eq!(mail.len(), 2, "no email for the unknown address");
+    assert_eq!(mail[1]["rcpt_tos"], json!(["ada@example.test"]));
+    let reset = link_in(mail[1]["text"].as_str().unwrap());
+    assert!(reset.contains("/reset/"), "{reset}");
+    const NEW: &str = "a brand new passphrase here";
+    let result = browse(json!({
+        "start": reset,
+        "steps": [
+            {"fill": {"password": NEW, "confirm": NEW}},
+            {"click": "Set the password"},
+            {"expect_url_prefix": format!("{}/login", base(&app, &t))},
+            {"fill": {"username": "ada@example.test", "password": NEW}},
+            {"click": "Sign in"},
+            {"expect_url_prefix": format!("{}/account", base(&app, &t))},
+        ],
+        "timeout_ms": 30000,
+    }))
+    .await;
+    assert_eq!(result["ok"], true, "{result:#}");
+    // The reset ended the old session and the old password.
+    assert_eq!(
+        old.get(&format!("{}/account", base(&app, &t))).await.status,
+        303
+    );
+    assert_eq!(
+        login(&mut Agent::new(), &app, &t, "ada@example.test", PASSWORD)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        Agent::new().get(&reset).await.status,
+        410,
+        "a reset link works once"
+    );
+}
+
+async fn smtp_outage_delays_but_loses_no_email(backend: Backend) {
+    let Some((app, smtp)) = with_smtp(backend).await else {
+        return;
+    };
+    let t = app.tenant_with_mode(Mode::Invite).await;
+    smtp.stop().await;
+    for n in 0..3 {
+        invite(&app, &t, &format!("p{n}@example.test"), invites::LIFETIME)
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(smtp.messages().await.is_empty());
+    let tid = muster::tenants::by_slug(&mut app.state.db.conn().unwrap(), &t.slug)
+        .unwrap()
+        .id;
+    let attempts: Vec<(String, i32, Option<String>)> = {
+        use diesel::prelude::*;
+        use muster::db::schema::notifications as n;
+        let mut c = app.state.db.conn().unwrap();
+        n::table
+            .filter(n::tenant_id.eq(&tid))
+            .select((n::status, n::attempts, n::last_error))
+            .load(&mut c)
+            .unwrap()
+    };
+    assert_eq!(attempts.len(), 3);
+    assert!(
+        attempts
+            .iter()
+            .all(|(s, a, e)| s == "pending" && *a >= 1 && e.is_some()),
+        "{attempts:?}"
+    );
+
+    // A second process delivering the same outbox: still one email each.
+    let other = muster::app::AppState::open(app.state.config.as_ref().clone()).unwrap();
+    let worker = actix_web::rt::spawn(outbox::worker(
+        other.db.clone(),
+        other.mailer.clone(),
+        other.config.mail_from.clone(),
+    ));
+    for n in 3..12 {
+        invite(&app, &t, &format!("p{n}@example.test"), invites::LIFETIME)
+            .await
+            .unwrap();
+    }
+    smtp.start().await;
+    let mail = smtp.wait_for(12).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let mail_after = smtp.messages().await;
+    worker.abort();
+    assert_eq!(mail_after.len(), 12, "{mail:?}");
+    let mut to: Vec<String> = mail_after
+        .iter()
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap().to_owned())
+        .collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), 12, "each email exactly once");
+    // Sent emails keep no link.
+    use diesel::prelude::*;
+    use muster::db::schema::notifications as n;
+    let bodies: Vec<(String, String)> = n::table
+        .filter(n::tenant_id.eq(&tid))
+        .select((n::status, n::text))
+        .load(&mut app.state.db.conn().unwrap())
+        .unwrap();
+    assert!(
+        bodies.iter().all(|(s, b)| s == "sent" && b.is_empty()),
+        "{bodies:?}"
+    );
+}
+
+async fn throttling_and_no_enumeration(app: TestApp) {
+    let t = app.tenant_with_mode(Mode::Invite).await;
+    let i = invite(&app, &t, "bea@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    accept(&i.link).await;
+    // Wrong password and unknown user: the same answer.
+    let wrong = login(
+        &mut Agent::new(),
+        &app,
+        &t,
+        "bea@example.test",
+        "not the password at all",
+    )
+    .await;
+    let unknown = login(
+        &mut Agent::new(),
+        &app,
+        &t,
+        "nobody@example.test",
+        "not the password at all",
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(unknown.status, 401);
+    assert_eq!(
+        wrong.body.replace("bea@example.test", "X"),
+        unknown.body.replace("nobody@example.test", "X")
+    );
+    for _ in 1..passwords::ACCOUNT_LIMIT {
+        assert_eq!(
+            login(
+                &mut Agent::new(),
+                &app,
+                &t,
+                "bea@example.test",
+                "guess guess guess"
+            )
+            .await
+            .status,
+            401
+        );
+    }
+    // Past the limit: 429 with Retry-After, even with the right password.
+    let r = app
+        .client
+        .post(format!("{}/login", base(&app, &t)))
+        .form(&[("username", "bea@example.test"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: i64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 15 * 60, "{retry}");
+    // Another account from elsewhere is not affected by bea's lock.
+    let j = invite(&app, &t, "cy@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    accept(&j.link).await;
+    assert_eq!(
+        login(&mut Agent::new(), &app, &t, "cy@example.test", PASSWORD)
+            .await
+            .status,
+        303
+    );
+}
+
+async fn dead_links_say_what_happened(app: TestApp) {
+    let t = app.tenant_with_mode(Mode::Invite).await;
+    let expired = invite(&app, &t, "old@example.test", Duration::seconds(-1))
+        .await
+        .unwrap();
+    let page = Agent::new().get(&expired.link).await;
+    assert_eq!(page.status, 410);
+    assert!(page.body.contains("expired"), "{}", page.body);
+    let revoked = invite(&app, &t, "gone@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    let slug = t.slug.clone();
+    app.state
+        .db
+        .run(move |c| invites::revoke(c, &slug, "gone@example.test"))
+        .await
+        .unwrap();
+    let page = Agent::new().get(&revoked.link).await;
+    assert_eq!(page.status, 410);
+    assert!(page.body.contains("withdrawn"), "{}", page.body);
+    let page = Agent::new()
+        .get(&format!("{}/invite/msi_nonsense", base(&app, &t)))
+        .await;
+    assert_eq!(page.status, 404);
+    // Inviting again replaces the link: the first stops working.
+    let first = invite(&app, &t, "twice@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    let second = invite(&app, &t, "twice@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    assert!(second.resent);
+    assert_eq!(Agent::new().get(&first.link).await.status, 410);
+    // A weak password is refused with a reason and changes nothing.
+    let mut agent = Agent::new();
+    let weak = agent
+        .post(&second.link, &[("password", "short"), ("confirm", "short")])
+        .await;
+    assert_eq!(weak.status, 400);
+    assert!(weak.body.contains("at least 12"), "{}", weak.body);
+    let own = agent
+        .post(
+            &second.link,
+            &[
+                ("password", "twice@example.test"),
+                ("confirm", "twice@example.test"),
+            ],
+        )
+        .await;
+    assert_eq!(own.status, 400);
+    assert_eq!(agent.get(&second.link).await.status, 200, "still usable");
+    // An active user cannot be invited again.
+    accept(&second.link).await;
+    let err = invite(&app, &t, "twice@example.test", invites::LIFETIME)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("already has an active account"),
+        "{err}"
+    );
+}
+
+async fn templates_are_checked_and_used(backend: Backend) {
+    let Some((app, smtp)) = with_smtp(backend).await else {
+        return;
+    };
+    let t = app.tenant_with_mode(Mode::Invite).await;
+    let slug = t.slug.clone();
+    let err = app
+        .state
+        .db
+        .run(move |c| {
+            templates::set(
+                c,
+                &slug,
+                MailKind::Invite,
+                templates::Change {
+                    html: Some("<p>Hi</p>\n<p>{{ tenant_nam }}</p>".into()),
+                    ..Default::default()
+                },
+            )
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("line 2"), "{err}");
+    let slug = t.slug.clone();
+    app.state
+        .db
+        .run(move |c| {
+            templates::set(
+                c,
+                &slug,
+                MailKind::Invite,
+                templates::Change {
+                    subject: Some("Welcome aboard {{ tenant_name }}".into()),
+                    text: Some("Join here: {{ link }}\n".into()),
+                    ..Default::default()
+                },
+            )
+        })
+        .await
+        .unwrap();
+    let i = invite(&app, &t, "dee@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    let mail = smtp.wait_for(1).await;
+    assert_eq!(mail[0]["subject"], format!("Welcome aboard {}", t.slug));
+    assert_eq!(
+        mail[0]["text"].as_str().unwrap().trim(),
+        format!("Join here: {}", i.link)
+    );
+}
+
+async fn without_smtp_emails_land_in_the_outbox_folder(app: TestApp) {
+    let t = app.tenant_with_mode(Mode::Invite).await;
+    let i = invite(&app, &t, "eve@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    let file = app
+        .dir
+        .path()
+        .join("outbox")
+        .join(format!("{}.eml", i.email_id.unwrap()));
+    for _ in 0..100 {
+        if file.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let eml = std::fs::read_to_string(&file).expect("the .eml file");
+    assert!(eml.contains("To: eve@example.test"), "{eml}");
+    assert!(eml.contains("Subject: You are invited to"), "{eml}");
+}
+
+async fn admin_delete_waits_for_group_removal(app: TestApp) {
+    let t = app.tenant().await;
+    let id = t.user("fay@example.test", json!({})).await;
+    let g = t
+        .post(
+            "/Groups",
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "auditors", "members": [{"value": id}]}),
+        )
+        .await;
+    assert_eq!(g.status, 201);
+    let (slug, uid) = (t.slug.clone(), id.clone());
+    let err = app
+        .state
+        .db
+        .run(move |c| {
+            let tid = muster::tenants::by_slug(c, &slug)?.id;
+            users::delete(c, &tid, &uid)
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TenantError::Conflict(_)), "{err}");
+    assert!(err.to_string().contains("auditors"), "{err}");
+    assert_eq!(t.get(&format!("/Users/{id}")).await.status, 200);
+    // The IdP, the source of truth, deletes regardless.
+    let r = t
+        .send(t.req(reqwest::Method::DELETE, &format!("/Users/{id}")))
+        .await;
+    assert_eq!(r.status, 204);
+    let members = t
+        .get(&format!("/Groups/{}", g.body["id"].as_str().unwrap()))
+        .await;
+    assert!(members
+        .body
+        .get("members")
+        .is_none_or(|m| m.as_array().is_some_and(Vec::is_empty)));
+}
+
+crate::on_both_backends!(
+    scim_writes_follow_the_mode,
+    throttling_and_no_enumeration,
+    dead_links_say_what_happened,
+    without_smtp_emails_land_in_the_outbox_folder,
+    admin_delete_waits_for_group_removal,
+);
+
+mod with_smtp {
+    use super::*;
+
+    #[actix_web::test]
+    async fn sqlite_invite_email_browser_password_and_deactivation() {
+        invite_email_browser_password_and_deactivation(Backend::Sqlite).await;
+    }
+    #[actix_web::test]
+    async fn postgres_invite_email_browser_password_and_deactivation() {
+        invite_email_browser_password_and_deactivation(Backend::Postgres).await;
+    }
+    #[actix_web::test]
+    async fn sqlite_smtp_outage_delays_but_loses_no_email() {
+        smtp_outage_delays_but_loses_no_email(Backend::Sqlite).await;
+    }
+    #[actix_web::test]
+    async fn postgres_smtp_outage_delays_but_loses_no_email() {
+        smtp_outage_delays_but_loses_no_email(Backend::Postgres).await;
+    }
+    #[actix_web::test]
+    async fn sqlite_templates_are_checked_and_used() {
+        templates_are_checked_and_used(Backend::Sqlite).await;
+    }
+    #[actix_web::test]
+    async fn postgres_templates_are_checked_and_used() {
+        templates_are_checked_and_used(Backend::Postgres).await;
+    }
+}
