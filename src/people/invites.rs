@@ -294,6 +294,43 @@ pub fn lookup(c: &mut DbConn, tenant_id: &str, token: &str) -> Result<Lookup, Te
     })
 }
 
+/// Accepts the pending, unexpired invitation of a user for `email` (case-insensitive), for
+/// a sign-in at an IdP that vouched for that address without going through the link.
+/// Returns whether there was one.
+///
+/// # Errors
+/// Database and store errors.
+pub fn accept_pending(
+    c: &mut DbConn,
+    tenant_id: &str,
+    user_id: &str,
+    email: &str,
+) -> Result<bool, TenantError> {
+    write_tx(c, |c| {
+        let pending: Vec<(String, String)> = inv::table
+            .filter(inv::tenant_id.eq(tenant_id))
+            .filter(inv::user_id.eq(user_id))
+            .filter(inv::accepted_at.is_null())
+            .filter(inv::revoked_at.is_null())
+            .filter(inv::expires_at.gt(now()))
+            .select((inv::id, inv::email))
+            .load(c)?;
+        let Some((id, _)) = pending
+            .into_iter()
+            .find(|(_, e)| e.trim().eq_ignore_ascii_case(email.trim()))
+        else {
+            return Ok(false);
+        };
+        let won = diesel::update(inv::table.find(&id).filter(inv::accepted_at.is_null()))
+            .set(inv::accepted_at.eq(now()))
+            .execute(c)?;
+        if won == 1 {
+            users::set_active(c, tenant_id, user_id, true)?;
+        }
+        Ok(won == 1)
+    })
+}
+
 /// Accepts a valid invitation inside the caller's transaction: marks it used (only once, even
 /// when two requests race), stores the password hash if one was chosen, and activates the
 /// user. Returns the user id, or `None` when the link was no longer valid.

@@ -208,7 +208,17 @@ pub fn resolve(
     let user_id = match found {
         Some(user_id) => {
             if active(c, tenant_id, &user_id)? != Some(true) {
-                return Ok(Outcome::Inactive);
+                // An invited person signing in at an IdP that vouches for the invited
+                // address accepts the invitation, as the link's IdP button would.
+                let invited = match (&p.email, p.email_verified) {
+                    (Some(email), true) => {
+                        crate::people::invites::accept_pending(c, tenant_id, &user_id, email)?
+                    }
+                    _ => false,
+                };
+                if !invited {
+                    return Ok(Outcome::Inactive);
+                }
             }
             // One person per user and provider: a second subject claiming the same account
             // is refused rather than silently sharing it.

@@ -533,3 +533,73 @@ fn keys_rotate_prints_the_new_key_and_keeps_the_old_one_listed() {
     let new = rows.iter().find(|r| r[0] == new_kid).expect("new key");
     assert!(new[2].is_empty(), "{after}");
 }
+
+#[test]
+fn invite_prints_the_link_alone_and_lists_resends_and_revokes() {
+    let dir = with_acme();
+    let d = dir.path();
+    let out = ok(d, &["invite", "acme", "ada@example.test"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "the link alone on stdout: {out:?}");
+    assert!(lines[0].contains("/t/acme/invite/msi_"), "{out}");
+    let o = muster(d, &["invite", "acme", "ada@example.test"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("invited again"), "{}", stderr(&o));
+    assert_ne!(stdout(&o), out, "a new link");
+    let list = ok(d, &["invites", "acme"]);
+    let states: Vec<&str> = list
+        .lines()
+        .map(|l| l.split('\t').nth(1).unwrap())
+        .collect();
+    assert_eq!(states, ["pending", "revoked"], "{list}");
+    ok(d, &["invite", "acme", "ada@example.test", "--revoke"]);
+    assert!(!ok(d, &["invites", "acme"]).contains("pending"));
+    let err = fails(d, &["invite", "acme", "not-an-address"]);
+    assert!(err.contains("not an email address"), "{err}");
+    // Nothing is emailed without a server; the email waits in the database for `serve`.
+    let err = fails(
+        d,
+        &["user", "reset-password", "acme", "nobody@example.test"],
+    );
+    assert!(err.contains("no user"), "{err}");
+    let err = fails(d, &["user", "reset-password", "acme", "ada@example.test"]);
+    assert!(err.contains("cannot reset"), "{err}");
+}
+
+#[test]
+fn template_set_refuses_what_does_not_render() {
+    let dir = with_acme();
+    let d = dir.path();
+    let shown = ok(d, &["template", "show", "acme", "invite"]);
+    assert!(shown.contains("{{ link }}"), "{shown}");
+    let bad = d.join("bad.html");
+    std::fs::write(&bad, "<p>Hello</p>\n<p>{% for %}</p>\n").unwrap();
+    let err = fails(
+        d,
+        &[
+            "template",
+            "set",
+            "acme",
+            "invite",
+            "--html-file",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("line 2"), "{err}");
+    ok(
+        d,
+        &[
+            "template",
+            "set",
+            "acme",
+            "invite",
+            "--subject",
+            "Join {{ tenant_name }} today",
+        ],
+    );
+    assert!(ok(d, &["template", "show", "acme", "invite"]).contains("Join {{ tenant_name }} today"));
+    ok(d, &["template", "reset", "acme", "invite"]);
+    assert!(!ok(d, &["template", "show", "acme", "invite"]).contains("today"));
+    let err = fails(d, &["template", "show", "acme", "welcome"]);
+    assert!(err.contains("unknown email kind"), "{err}");
+}

@@ -607,7 +607,75 @@ async fn admin_delete_waits_for_group_removal(app: TestApp) {
         .is_none_or(|m| m.as_array().is_some_and(Vec::is_empty)));
 }
 
+async fn sso_follows_the_mode_and_accepts_invitations(app: TestApp) {
+    let s = crate::sso::setup(app, Mode::Invite).await;
+    // Invite mode: nobody gets in uninvited, even with a valid IdP login.
+    let mut agent = Agent::new();
+    let page = s.sign_in(&mut agent, "bob").await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("not provisioned"), "{}", page.body);
+    assert!(s.tenant.user_ids(r#"userName sw "bob""#).await.is_empty());
+
+    // An invitation accepted at the IdP: the IdP vouches for the invited address.
+    let i = invite(&s.app, &s.tenant, "alice@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    let token = i.link.rsplit('/').next().unwrap().to_owned();
+    // Someone whose IdP account does not verify that address cannot take the invitation.
+    let mut mallory = Agent::new();
+    let cb = s
+        .to_callback(&mut mallory, "mallory", &format!("?invite={token}"))
+        .await;
+    let page = mallory.get(&cb).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(
+        page.body.contains("does not match the invitation"),
+        "{}",
+        page.body
+    );
+    let mut alice = Agent::new();
+    let cb = s
+        .to_callback(&mut alice, "alice", &format!("?invite={token}"))
+        .await;
+    let done = alice.get(&cb).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let ids = s
+        .tenant
+        .user_ids(r#"userName eq "alice@example.test""#)
+        .await;
+    assert_eq!(ids.len(), 1, "the invited user, not a new one");
+    assert_eq!(
+        s.tenant.get(&format!("/Users/{}", ids[0])).await.body["active"],
+        true
+    );
+    assert_eq!(Agent::new().get(&i.link).await.status, 410);
+    // From now on a plain IdP sign-in finds the linked user.
+    let mut later = Agent::new();
+    assert_eq!(s.sign_in(&mut later, "alice").await.status, 303);
+
+    // Invited, then signing in at the IdP without the link: the verified address accepts.
+    let b = invite(&s.app, &s.tenant, "bob@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    let mut bob = Agent::new();
+    let done = s.sign_in(&mut bob, "bob").await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(Agent::new().get(&b.link).await.status, 410);
+    // An unverified address accepts nothing.
+    invite(
+        &s.app,
+        &s.tenant,
+        "noverify@example.test",
+        invites::LIFETIME,
+    )
+    .await
+    .unwrap();
+    let page = s.sign_in(&mut Agent::new(), "noverify").await;
+    assert_eq!(page.status, 403, "{}", page.body);
+}
+
 crate::on_both_backends!(
+    sso_follows_the_mode_and_accepts_invitations,
     scim_writes_follow_the_mode,
     throttling_and_no_enumeration,
     dead_links_say_what_happened,

@@ -90,13 +90,13 @@ pub(crate) fn absolute(base: &str, location: &str) -> String {
 }
 
 /// One tenant with an OIDC provider `okta` at a fresh oidc-provider.
-struct Setup {
-    app: TestApp,
-    tenant: Tenant,
-    peer: Peer,
+pub(crate) struct Setup {
+    pub(crate) app: TestApp,
+    pub(crate) tenant: Tenant,
+    pub(crate) peer: Peer,
 }
 
-async fn setup(app: TestApp, mode: Mode) -> Setup {
+pub(crate) async fn setup(app: TestApp, mode: Mode) -> Setup {
     let tenant = app.tenant_with_mode(mode).await;
     let redirect = format!("{}/t/{}/sso/okta/callback", app.url, tenant.slug);
     let peer = peers::oidc(&[redirect]);
@@ -139,7 +139,7 @@ impl Setup {
 
     /// Starts at muster, signs in at the IdP as `login`, and stops at the redirect back to
     /// muster's callback, returning its URL.
-    async fn to_callback(&self, agent: &mut Agent, login: &str, query: &str) -> String {
+    pub(crate) async fn to_callback(&self, agent: &mut Agent, login: &str, query: &str) -> String {
         let start = agent
             .get(&format!("{}/sso/okta/start{query}", self.base()))
             .await;
@@ -173,7 +173,7 @@ impl Setup {
     }
 
     /// A whole sign-in; returns muster's answer to the callback.
-    async fn sign_in(&self, agent: &mut Agent, login: &str) -> Page {
+    pub(crate) async fn sign_in(&self, agent: &mut Agent, login: &str) -> Page {
         let cb = self.to_callback(agent, login, "").await;
         agent.get(&cb).await
     }
