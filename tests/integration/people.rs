@@ -140,6 +140,24 @@ async fn scim_writes_follow_the_mode(app: TestApp) {
         assert_eq!(r.body["Operations"][0]["status"], "403", "{:?}", r.body);
         assert!(t.user_ids(r#"userName sw "z@""#).await.is_empty());
     }
+    // In scim mode too, an admin may invite someone the IdP does not know.
+    let t = app.tenant().await;
+    let i = invite(&app, &t, "partner@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    accept(&i.link).await;
+    assert_eq!(
+        login(
+            &mut Agent::new(),
+            &app,
+            &t,
+            "partner@example.test",
+            PASSWORD
+        )
+        .await
+        .status,
+        303
+    );
     // Switching to scim mode opens writes without losing anyone.
     let t = app.tenant_with_mode(Mode::Jit).await;
     invite(&app, &t, "kept@example.test", invites::LIFETIME)
