@@ -94,19 +94,7 @@ pub fn accept_invite(
         match owner {
             Some(o) if o != user_id => return Ok(InviteOutcome::Conflict),
             Some(_) => {}
-            None => {
-                let stamp = now();
-                diesel::insert_into(external_identities::table)
-                    .values((
-                        external_identities::idp_id.eq(&idp.id),
-                        external_identities::subject.eq(&claims.subject),
-                        external_identities::tenant_id.eq(tenant_id),
-                        external_identities::user_id.eq(&user_id),
-                        external_identities::created_at.eq(&stamp),
-                        external_identities::last_login_at.eq(&stamp),
-                    ))
-                    .execute(c)?;
-            }
+            None => link_identity(c, tenant_id, idp, &claims.subject, &user_id)?,
         }
         Ok(match invites::accept(c, tenant_id, token, None)? {
             Some(user_id) => InviteOutcome::SignedIn { user_id },
@@ -236,25 +224,34 @@ pub fn resolve(
         None if mode == Mode::Jit => create(c, tenant_id, claims, &p)?,
         None => return Ok(Outcome::NotProvisioned),
     };
+    link_identity(c, tenant_id, idp, &claims.subject, &user_id)?;
+    Ok(Outcome::SignedIn { user_id })
+}
+
+/// Links an external identity to a user. A concurrent first login of the same person may have
+/// linked them already, which is fine.
+fn link_identity(
+    c: &mut DbConn,
+    tenant_id: &str,
+    idp: &Idp,
+    subject: &str,
+    user_id: &str,
+) -> Result<(), LinkError> {
     let stamp = now();
     let linked = diesel::insert_into(external_identities::table)
         .values((
             external_identities::idp_id.eq(&idp.id),
-            external_identities::subject.eq(&claims.subject),
+            external_identities::subject.eq(subject),
             external_identities::tenant_id.eq(tenant_id),
-            external_identities::user_id.eq(&user_id),
+            external_identities::user_id.eq(user_id),
             external_identities::created_at.eq(&stamp),
             external_identities::last_login_at.eq(&stamp),
         ))
         .execute(c);
     match linked {
-        // A concurrent first login of the same person linked them already.
-        Err(e) if crate::db::is_unique_violation(&e) => {}
-        other => {
-            other?;
-        }
+        Err(e) if crate::db::is_unique_violation(&e) => Ok(()),
+        other => other.map(|_| ()).map_err(Into::into),
     }
-    Ok(Outcome::SignedIn { user_id })
 }
 
 fn active(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Option<bool>, LinkError> {

@@ -264,19 +264,7 @@ pub fn verify(
     Ok(data.claims)
 }
 
-/// The `Authorization: Bearer` value, if any.
-pub fn bearer(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| {
-            let (scheme, rest) = h.trim().split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| rest.trim().to_owned())
-        })
-        .filter(|t| !t.is_empty())
-}
+pub use crate::auth::bearer;
 
 /// Whether a bearer value is shaped like a JWT (rather than an opaque SCIM token).
 pub fn is_jwt(value: &str) -> bool {

@@ -91,18 +91,7 @@ pub async fn authenticate(req: &HttpRequest) -> ScimResult<Ctx> {
         .get("tenant")
         .unwrap_or_default()
         .to_owned();
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| {
-            let (scheme, rest) = h.trim().split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| rest.trim().to_owned())
-        })
-        .filter(|t| !t.is_empty());
-    let Some(token) = token else {
+    let Some(token) = crate::auth::bearer(req) else {
         return Err(ScimError::status(
             401,
             "an Authorization: Bearer token is required",
