@@ -87,8 +87,16 @@ pub struct Smtp {
 
 /// Starts the SMTP peer.
 pub fn smtp() -> Smtp {
+    smtp_with(None)
+}
+
+/// Starts the SMTP peer; with `auth`, it requires AUTH with that user and password.
+pub fn smtp_with(auth: Option<(&str, &str)>) -> Smtp {
     let mut cmd = Command::new(root().join(".venv/bin/python"));
     cmd.arg("tests/peers/smtp.py").env("SMTP_PORT", "0");
+    if let Some((user, password)) = auth {
+        cmd.env("SMTP_USER", user).env("SMTP_PASSWORD", password);
+    }
     let peer = spawn(cmd);
     let (smtp_port, http_port) = (peer.ports[0], peer.ports[1]);
     Smtp {

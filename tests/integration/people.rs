@@ -701,6 +701,22 @@ crate::on_both_backends!(
     admin_delete_waits_for_group_removal,
 );
 
+/// An SMTP server that wants a login: muster authenticates with the URL's credentials.
+async fn smtp_auth_from_the_url(backend: Backend) {
+    let smtp = peers::smtp_with(Some(("muster", "s3cret pass")));
+    let url = smtp.url.replace("smtp://", "smtp://muster:s3cret%20pass@");
+    let Some(app) = TestApp::start_with(backend, true, move |c| c.smtp_url = Some(url)).await
+    else {
+        return;
+    };
+    let t = app.tenant_with_mode(Mode::Invite).await;
+    invite(&app, &t, "gus@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    let mail = smtp.wait_for(1).await;
+    assert_eq!(mail[0]["rcpt_tos"], json!(["gus@example.test"]));
+}
+
 mod with_smtp {
     use super::*;
 
@@ -719,6 +735,14 @@ mod with_smtp {
     #[actix_web::test]
     async fn postgres_smtp_outage_delays_but_loses_no_email() {
         smtp_outage_delays_but_loses_no_email(Backend::Postgres).await;
+    }
+    #[actix_web::test]
+    async fn sqlite_smtp_auth_from_the_url() {
+        smtp_auth_from_the_url(Backend::Sqlite).await;
+    }
+    #[actix_web::test]
+    async fn postgres_smtp_auth_from_the_url() {
+        smtp_auth_from_the_url(Backend::Postgres).await;
     }
     #[actix_web::test]
     async fn sqlite_templates_are_checked_and_used() {
