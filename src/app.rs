@@ -4,7 +4,7 @@ use crate::auth::password::Hasher;
 use crate::config::Config;
 use crate::db::Db;
 use actix_web::dev::Server;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
 use std::sync::Arc;
 
@@ -45,16 +45,15 @@ impl AppState {
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/healthz",
-        web::get().to(|| async { HttpResponse::Ok().body("ok") }),
-    )
-    .route(
-        "/.well-known/jwks.json",
-        web::get().to(crate::sso::token::jwks),
-    )
-    .service(crate::scim::http::scope())
-    .service(crate::sso::http::scope());
+    cfg.route("/healthz", web::get().to(crate::ops::healthz))
+        .route("/readyz", web::get().to(crate::ops::readyz))
+        .route("/metrics", web::get().to(crate::ops::metrics))
+        .route(
+            "/.well-known/jwks.json",
+            web::get().to(crate::sso::token::jwks),
+        )
+        .service(crate::scim::http::scope())
+        .service(crate::sso::http::scope());
 }
 
 /// Starts the HTTP server on an already-bound listener (tests bind port 0).
@@ -63,6 +62,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// When the server cannot start on the listener.
 pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
     let workers = state.config.workers;
+    crate::ops::recorder();
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
         rt.spawn(crate::db::checkpoint_loop(state.db.clone()));
         rt.spawn(crate::notify::outbox::worker(
@@ -75,33 +75,11 @@ pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server>
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .wrap(actix_web::middleware::from_fn(access_log))
+            .wrap(actix_web::middleware::from_fn(crate::ops::observe))
             .configure(routes)
             .default_service(web::to(crate::scim::http::not_found))
     })
     .workers(workers)
     .listen(listener)?
     .run())
-}
-
-/// One line per request: method, path without the query (filters can hold personal data),
-/// status and latency.
-async fn access_log(
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    let start = std::time::Instant::now();
-    let method = req.method().clone();
-    let path = req.path().to_owned();
-    let res = next.call(req).await?;
-    if path != "/healthz" {
-        tracing::info!(
-            %method,
-            path,
-            status = res.status().as_u16(),
-            ms = start.elapsed().as_millis() as u64,
-            "request"
-        );
-    }
-    Ok(res)
 }

@@ -235,7 +235,7 @@ enum TokenCmd {
 /// Any failure, with a message for the operator.
 pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing()?;
     let config = Config::from_env()?;
     match cli.command {
         Command::Serve => serve(config),
@@ -271,14 +271,21 @@ pub fn main() -> anyhow::Result<()> {
     }
 }
 
-fn init_tracing() {
+/// Logs go to stderr so that stdout carries only command output (a new token, say): human
+/// lines by default, one JSON object per line with `MUSTER_LOG_FORMAT=json`.
+fn init_tracing() -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Logs go to stderr so that stdout carries only command output (a new token, say).
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let format = std::env::var("MUSTER_LOG_FORMAT").unwrap_or_default();
+    let _ = match format.trim() {
+        "" | "text" => builder.try_init(),
+        "json" => builder.json().with_current_span(true).try_init(),
+        other => anyhow::bail!("MUSTER_LOG_FORMAT must be text or json (got {other:?})"),
+    };
+    Ok(())
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {

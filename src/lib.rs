@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod keys;
 pub mod notify;
+pub mod ops;
 pub mod people;
 pub mod scim;
 pub mod sso;

@@ -172,6 +172,31 @@ impl Db {
         result
     }
 
+    /// Whether the database answers and every migration this build knows is applied.
+    ///
+    /// # Errors
+    /// Why not, for the readiness probe.
+    pub fn ready(&self) -> Result<(), String> {
+        let mut conn = self.pool.get().map_err(|e| format!("no connection: {e}"))?;
+        conn.batch_execute("SELECT 1")
+            .map_err(|e| format!("the database does not answer: {e}"))?;
+        let source = match &*conn {
+            DbConn::Postgres(_) => POSTGRES_MIGRATIONS,
+            DbConn::Sqlite(_) => SQLITE_MIGRATIONS,
+        };
+        match conn.has_pending_migration(source) {
+            Ok(false) => Ok(()),
+            Ok(true) => Err("migrations are pending".into()),
+            Err(e) => Err(format!("cannot read the migrations: {e}")),
+        }
+    }
+
+    /// Connections of the (reading) pool: (open, idle).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections)
+    }
+
     /// Checks out a connection on the current thread (CLI and start-up use).
     ///
     /// # Errors

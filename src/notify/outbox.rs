@@ -54,6 +54,7 @@ pub fn enqueue(
             n::created_at.eq(&now),
         ))
         .execute(c)?;
+    crate::ops::email("queued");
     Ok(id)
 }
 
@@ -141,6 +142,7 @@ pub fn sent(c: &mut DbConn, id: &str) -> Result<(), DieselError> {
             n::text.eq(""),
         ))
         .execute(c)?;
+    crate::ops::email("sent");
     Ok(())
 }
 
@@ -156,6 +158,7 @@ pub fn failed(
     permanent: bool,
 ) -> Result<(), DieselError> {
     let give_up = permanent || attempts >= MAX_ATTEMPTS;
+    crate::ops::email(if give_up { "failed" } else { "retried" });
     let wait = (1_i64 << attempts.clamp(0, 9)).min(MAX_BACKOFF_SECS);
     let next = OffsetDateTime::now_utc() + Duration::seconds(wait);
     diesel::update(n::table.find(id))

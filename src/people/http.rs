@@ -91,6 +91,7 @@ async fn login_with_password(
         .run(move |c| passwords::throttled(c, &keys).map_err(Page::from))
         .await?;
     if let Some(secs) = wait {
+        crate::ops::login("password", "throttled");
         return Ok(too_many(secs, tslug));
     }
     let (tid, l) = (t.id.clone(), login.clone());
@@ -111,6 +112,7 @@ async fn login_with_password(
             .run_write(move |c| passwords::record_failure(c, &keys).map_err(Page::from))
             .await?;
         tracing::info!(tenant = tslug, "password sign-in failed");
+        crate::ops::login("password", "failed");
         return login_form(state, tslug, f.return_to, Some((401, WRONG)), &login).await;
     };
     state
@@ -119,6 +121,7 @@ async fn login_with_password(
         .await?;
     let return_to = allowed_return_to(state, &t, f.return_to).await?;
     tracing::info!(tenant = tslug, user = %user_id, "signed in with a password");
+    crate::ops::login("password", "success");
     start_session(state, &t, &user_id, None, return_to).await
 }
 

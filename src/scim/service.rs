@@ -42,6 +42,12 @@ impl Ctx {
     ///
     /// # Errors
     /// 403 naming the mode.
+    /// Counts an operation of this tenant for the metrics.
+    fn count(&self, operation: &'static str, kind: Kind) {
+        let slug = self.base.rsplit('/').next().unwrap_or_default();
+        crate::ops::scim_operation(slug, operation, kind.name());
+    }
+
     pub fn writable(&self) -> ScimResult<()> {
         if self.mode == Mode::Scim {
             return Ok(());
@@ -160,6 +166,7 @@ async fn hash(ctx: &Ctx, password: Option<String>) -> ScimResult<Option<String>>
 /// # Errors
 /// Validation, uniqueness and storage errors.
 pub async fn create(ctx: &Ctx, kind: Kind, body: Value, proj: Projection) -> ScimResult<Out> {
+    ctx.count("create", kind);
     ctx.writable()?;
     let mut incoming = normalize(kind, &body)?;
     let password_hash = hash(ctx, incoming.password.take()).await?;
@@ -174,6 +181,7 @@ pub async fn create(ctx: &Ctx, kind: Kind, body: Value, proj: Projection) -> Sci
 /// # Errors
 /// 404 and storage errors.
 pub async fn get(ctx: &Ctx, kind: Kind, id: String, proj: Projection) -> ScimResult<Out> {
+    ctx.count("get", kind);
     ctx.then_render(false, kind, proj, move |c, tenant| {
         store::find(c, tenant, kind, &id)?.ok_or_else(|| ScimError::not_found(kind.name(), &id))
     })
@@ -192,6 +200,7 @@ pub async fn replace(
     pre: Precondition,
     proj: Projection,
 ) -> ScimResult<Out> {
+    ctx.count("replace", kind);
     ctx.writable()?;
     let mut incoming = normalize(kind, &body)?;
     let password_hash = hash(ctx, incoming.password.take()).await?;
@@ -218,6 +227,7 @@ pub async fn patch(
     pre: Precondition,
     proj: Projection,
 ) -> ScimResult<Out> {
+    ctx.count("patch", kind);
     ctx.writable()?;
     let ops = patch::parse_ops(&body)?;
     // Hash a new password before the transaction: argon2 must not hold the write lock. The
@@ -242,6 +252,7 @@ pub async fn patch(
 /// # Errors
 /// 404, 412.
 pub async fn delete(ctx: &Ctx, kind: Kind, id: String, pre: Precondition) -> ScimResult<()> {
+    ctx.count("delete", kind);
     ctx.writable()?;
     let tenant = ctx.tenant_id.clone();
     ctx.state
@@ -276,6 +287,7 @@ fn int_param(name: &str, v: Option<&str>) -> ScimResult<Option<i64>> {
 /// # Errors
 /// `invalidFilter`, `invalidValue` for bad paging, storage errors.
 pub async fn list(ctx: &Ctx, kind: Kind, p: ListParams) -> ScimResult<Value> {
+    ctx.count("list", kind);
     let proj = Projection::parse(kind, p.attributes.as_deref(), p.excluded.as_deref())?;
     let filter = match p.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         None => None,

@@ -456,6 +456,7 @@ async fn take_flow(
 fn refused(tslug: &str, why: impl Into<String>) -> Page {
     let why = why.into();
     tracing::warn!(tenant = tslug, reason = %why, "sign-in refused");
+    crate::ops::login("sso", "refused");
     Page::new(
         403,
         "Sign-in refused",
@@ -711,6 +712,19 @@ pub(crate) async fn signed_in(
         })
         .await
         .map_err(Page::internal)?;
+    let method = match i.kind {
+        IdpKind::Oidc => "oidc",
+        IdpKind::Saml => "saml",
+    };
+    crate::ops::login(
+        method,
+        match &outcome {
+            Outcome::SignedIn { .. } => "success",
+            Outcome::NotProvisioned => "not_provisioned",
+            Outcome::Inactive => "inactive",
+            Outcome::Conflict => "conflict",
+        },
+    );
     let user_id = match outcome {
         Outcome::SignedIn { user_id } => user_id,
         Outcome::NotProvisioned => {

@@ -239,16 +239,23 @@ fn free_port() -> u16 {
 
 /// Starts `muster serve` in `dir` and waits for `/healthz`.
 async fn serve(dir: &Path) -> Server {
-    let port = free_port();
+    serve_with(dir, None, |_| {}).await
+}
+
+/// Starts `muster serve` in `dir` on `port` (or a free one), its stderr into `dir/serve.log`,
+/// with `env` applied to the command.
+async fn serve_with(dir: &Path, port: Option<u16>, env: impl FnOnce(&mut Command)) -> Server {
+    let port = port.unwrap_or_else(free_port);
     let url = format!("http://127.0.0.1:{port}");
-    let child = command(dir)
-        .arg("serve")
+    let log = std::fs::File::create(dir.join("serve.log")).expect("log file");
+    let mut cmd = command(dir);
+    cmd.arg("serve")
         .env("MUSTER_BIND", format!("127.0.0.1:{port}"))
         .env("MUSTER_WORKERS", "1")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn muster serve");
+        .stderr(log);
+    env(&mut cmd);
+    let child = cmd.spawn().expect("spawn muster serve");
     let mut server = Server { child, url };
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -602,4 +609,160 @@ fn template_set_refuses_what_does_not_render() {
     assert!(!ok(d, &["template", "show", "acme", "invite"]).contains("today"));
     let err = fails(d, &["template", "show", "acme", "welcome"]);
     assert!(err.contains("unknown email kind"), "{err}");
+}
+
+/// Drives every kind of secret through a running server with debug JSON logs, then checks
+/// that none of them reached a log line, and that request lines carry a request id.
+#[tokio::test]
+async fn no_secret_reaches_the_logs() {
+    let dir = with_acme();
+    let d = dir.path();
+    let token = create_token(d, "acme", "okta");
+    let port = free_port();
+    // The links the CLI prints use the public URL, which must be the server's.
+    let public = format!("http://127.0.0.1:{port}");
+    let invite_out = command(d)
+        .args(["invite", "acme", "ann@example.test"])
+        .env("MUSTER_PUBLIC_URL", &public)
+        .output()
+        .unwrap();
+    let invite_link = String::from_utf8(invite_out.stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(invite_link.starts_with(&public), "{invite_link}");
+    let server = serve_with(d, Some(port), |c| {
+        c.env("MUSTER_LOG", "debug")
+            .env("MUSTER_LOG_FORMAT", "json")
+            .env("MUSTER_PUBLIC_URL", &public);
+    })
+    .await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let scim_password = "Scim-Pa55word-Value";
+    let r = http
+        .post(format!("{}/scim/v2/acme/Users", server.url))
+        .bearer_auth(&token)
+        .header("x-request-id", "trace-me-42")
+        .json(
+            &serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "bo@example.test", "password": scim_password}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["x-request-id"], "trace-me-42");
+    // The invitation is accepted with a password, which then signs in.
+    let password = "a long invitation passphrase";
+    let r = http
+        .post(&invite_link)
+        .form(&[("password", password), ("confirm", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let login = http
+        .post(format!("{}/t/acme/login", server.url))
+        .form(&[("username", "ann@example.test"), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let wrong = http
+        .post(format!("{}/t/acme/login", server.url))
+        .form(&[
+            ("username", "ann@example.test"),
+            ("password", "a wrong guess of hers"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let jwt: serde_json::Value = http
+        .post(format!("{}/t/acme/token", server.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwt = jwt["access_token"].as_str().unwrap().to_owned();
+    let me = http
+        .get(format!("{}/t/acme/userinfo", server.url))
+        .bearer_auth(&jwt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    // A reset link, written by the email worker into the outbox folder.
+    let r = http
+        .post(format!("{}/t/acme/forgot", server.url))
+        .form(&[("email", "ann@example.test")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let outbox = d.join("outbox");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let reset_link = loop {
+        let found = std::fs::read_dir(&outbox).ok().and_then(|entries| {
+            entries.flatten().find_map(|e| {
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                let at = text.find("/t/acme/reset/")?;
+                Some(text[at..].split_whitespace().next()?.to_owned())
+            })
+        });
+        if let Some(l) = found {
+            break l;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no reset email in the outbox folder"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    drop(server);
+
+    let log = std::fs::read_to_string(d.join("serve.log")).unwrap();
+    let session_id = session.split('=').nth(1).unwrap();
+    let invite_token = invite_link.rsplit('/').next().unwrap();
+    let reset_token = reset_link
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .trim_end_matches(['\r', '=']);
+    for (what, secret) in [
+        ("SCIM token", token.as_str()),
+        ("SCIM password", scim_password),
+        ("user password", password),
+        ("wrong password", "a wrong guess of hers"),
+        ("session id", session_id),
+        ("access token", jwt.as_str()),
+        ("invite token", invite_token),
+        ("reset token", &reset_token[..20]),
+    ] {
+        assert!(
+            secret.len() >= 16,
+            "{what} too short to search for: {secret}"
+        );
+        assert!(!log.contains(secret), "the {what} is in the log");
+    }
+    // Every line is JSON, and request lines carry the request id.
+    let mut requests = 0;
+    for line in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        if v["fields"]["message"] == "request" {
+            requests += 1;
+            assert!(v["span"]["request_id"].is_string(), "{line}");
+        }
+    }
+    assert!(requests >= 7, "{log}");
+    assert!(log.contains("trace-me-42"));
 }

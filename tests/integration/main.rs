@@ -10,6 +10,7 @@ mod cli;
 mod filters;
 mod groups;
 mod listing;
+mod ops;
 mod patch;
 mod peers;
 mod people;
