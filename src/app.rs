@@ -16,6 +16,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub hasher: Hasher,
     pub mailer: crate::notify::mailer::Mailer,
+    /// Stops this process's email worker between two messages (graceful shutdown).
+    pub email_stop: crate::notify::outbox::Stop,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
         .map_err(anyhow::Error::msg)?;
         Ok(AppState {
             mailer,
+            email_stop: crate::notify::outbox::Stop::default(),
             db,
             config: Arc::new(config),
             hasher: Hasher::new(2),
@@ -69,6 +72,7 @@ pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server>
             state.db.clone(),
             state.mailer.clone(),
             state.config.mail_from.clone(),
+            state.email_stop.clone(),
         ));
     }
     let data = web::Data::new(state);

@@ -295,7 +295,14 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(&bind)
         .with_context(|| format!("cannot listen on {bind} (MUSTER_BIND)"))?;
     tracing::info!(%bind, %public, "muster is listening");
-    actix_web::rt::System::new().block_on(async move { server(state, listener)?.await })?;
+    // On SIGTERM or Ctrl-C the server stops taking connections and lets requests in flight
+    // finish (up to 30 s); then the email worker stops between two messages.
+    actix_web::rt::System::new().block_on(async move {
+        server(state.clone(), listener)?.await?;
+        state.email_stop.stop().await;
+        tracing::info!("muster stopped");
+        Ok::<_, std::io::Error>(())
+    })?;
     Ok(())
 }
 

@@ -172,10 +172,30 @@ pub fn failed(
     Ok(())
 }
 
-/// Delivers the outbox until the process ends: one email at a time, so a shutdown stops it
-/// between two messages.
-pub async fn worker(db: Db, mailer: Mailer, from: String) {
-    loop {
+/// Lets a shutdown wait for the email being sent, and stop the worker before the next.
+#[derive(Clone, Default)]
+pub struct Stop {
+    stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sending: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Stop {
+    /// Stops the worker(s) between two messages; returns once none is mid-message.
+    pub async fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let _idle = self.sending.lock().await;
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Delivers the outbox until stopped: one email at a time, each sent and recorded while
+/// holding `stop`'s lock, so a shutdown stops it between two messages.
+pub async fn worker(db: Db, mailer: Mailer, from: String, stop: Stop) {
+    while !stop.stopping() {
         let batch = db
             .run_write(|c| claim(c, 10).map_err(crate::db::DbError::from))
             .await;
@@ -192,6 +212,11 @@ pub async fn worker(db: Db, mailer: Mailer, from: String) {
             continue;
         }
         for e in batch {
+            let _sending = stop.sending.lock().await;
+            if stop.stopping() {
+                // Claimed but not sent: the lease runs out and another worker takes it.
+                return;
+            }
             let result = mailer.send(&from, &e.recipient, &e.id, &e.rendered).await;
             let id = e.id.clone();
             let recorded = match result {

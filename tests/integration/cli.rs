@@ -766,3 +766,59 @@ async fn no_secret_reaches_the_logs() {
     assert!(requests >= 7, "{log}");
     assert!(log.contains("trace-me-42"));
 }
+
+/// SIGTERM: requests in flight finish, the email worker stops between messages, exit 0.
+#[tokio::test]
+async fn serve_stops_gracefully_on_sigterm() {
+    let dir = with_acme();
+    let d = dir.path();
+    for n in 0..5 {
+        ok(d, &["invite", "acme", &format!("p{n}@example.test")]);
+    }
+    let mut server = serve_with(d, None, |c| {
+        c.env("MUSTER_LOG", "info");
+    })
+    .await;
+    let r = reqwest::get(format!("{}/readyz", server.url))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let pid = server.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "muster serve did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    let log = std::fs::read_to_string(d.join("serve.log")).unwrap();
+    assert!(log.contains("muster stopped"), "{log}");
+    // Whatever was not sent before the stop is still in the outbox for the next start.
+    let sent = std::fs::read_dir(d.join("outbox"))
+        .map(|e| e.count())
+        .unwrap_or(0);
+    let _server = serve_with(d, None, |_| {}).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let files: Vec<_> = std::fs::read_dir(d.join("outbox"))
+            .map(|e| e.flatten().map(|f| f.file_name()).collect())
+            .unwrap_or_default();
+        if files
+            .iter()
+            .filter(|f| f.to_string_lossy().ends_with(".eml"))
+            .count()
+            == 5
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after {sent} sent before the stop, {files:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -350,6 +350,7 @@ async fn smtp_outage_delays_but_loses_no_email(backend: Backend) {
         other.db.clone(),
         other.mailer.clone(),
         other.config.mail_from.clone(),
+        other.email_stop.clone(),
     ));
     for n in 3..12 {
         invite(&app, &t, &format!("p{n}@example.test"), invites::LIFETIME)
@@ -360,7 +361,8 @@ async fn smtp_outage_delays_but_loses_no_email(backend: Backend) {
     let mail = smtp.wait_for(12).await;
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let mail_after = smtp.messages().await;
-    worker.abort();
+    other.email_stop.stop().await;
+    worker.await.unwrap();
     assert_eq!(mail_after.len(), 12, "{mail:?}");
     let mut to: Vec<String> = mail_after
         .iter()
