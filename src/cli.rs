@@ -235,8 +235,9 @@ enum TokenCmd {
 /// Any failure, with a message for the operator.
 pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_tracing()?;
-    let config = Config::from_env()?;
+    let sources = crate::config::Sources::load()?;
+    init_tracing(&sources)?;
+    let config = Config::from_sources(&sources)?;
     match cli.command {
         Command::Serve => serve(config),
         Command::Migrate => {
@@ -273,17 +274,25 @@ pub fn main() -> anyhow::Result<()> {
 
 /// Logs go to stderr so that stdout carries only command output (a new token, say): human
 /// lines by default, one JSON object per line with `MUSTER_LOG_FORMAT=json`.
-fn init_tracing() -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+fn init_tracing(src: &crate::config::Sources) -> anyhow::Result<()> {
+    let spec = src.get("MUSTER_LOG").unwrap_or_else(|| "info".to_owned());
+    let filter = tracing_subscriber::EnvFilter::try_new(&spec).map_err(|e| {
+        anyhow::anyhow!(
+            "{} {spec:?} is not a log filter: {e}",
+            crate::config::label("MUSTER_LOG")
+        )
+    })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let format = std::env::var("MUSTER_LOG_FORMAT").unwrap_or_default();
+    let format = src.get("MUSTER_LOG_FORMAT").unwrap_or_default();
     let _ = match format.trim() {
         "" | "text" => builder.try_init(),
         "json" => builder.json().with_current_span(true).try_init(),
-        other => anyhow::bail!("MUSTER_LOG_FORMAT must be text or json (got {other:?})"),
+        other => anyhow::bail!(
+            "{} must be text or json (got {other:?})",
+            crate::config::label("MUSTER_LOG_FORMAT")
+        ),
     };
     Ok(())
 }

@@ -1,18 +1,98 @@
-//! Configuration from the environment.
-//!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `DATABASE_URL` | `muster.db` (SQLite, working directory) | `postgres://...` selects PostgreSQL |
-//! | `MUSTER_BIND` | `127.0.0.1:8080` | address the HTTP server listens on |
-//! | `MUSTER_PUBLIC_URL` | `http://<MUSTER_BIND>` | URL clients reach muster at (`meta.location`) |
-//! | `MUSTER_DB_POOL` | 16 (PostgreSQL), 8 (SQLite) | database connections per process |
-//! | `MUSTER_WORKERS` | number of CPUs | HTTP worker threads |
-//! | `MUSTER_SMTP_URL` | unset: emails go to the outbox folder | `smtp://user:pass@host:587` (STARTTLS), `smtps://...:465` |
-//! | `MUSTER_MAIL_FROM` | `muster@<public host>` | the sender of every email |
-//! | `MUSTER_OUTBOX_DIR` | `outbox` | where emails are written as `.eml` files without SMTP |
+//! Configuration: environment variables, or the same settings in an optional `muster.toml`
+//! (in the working directory, or the file named by `MUSTER_CONFIG`). The environment wins.
+//! A setting that is wrong, or a key the file should not have, stops start-up with a message
+//! that names it. The table is in README.md ("Configuration").
 
 use crate::db::DbUrl;
 use anyhow::{bail, Context};
+use std::collections::BTreeMap;
+
+/// Every setting: its environment variable and its key in `muster.toml`.
+pub const SETTINGS: [(&str, &str); 10] = [
+    ("DATABASE_URL", "database_url"),
+    ("MUSTER_BIND", "bind"),
+    ("MUSTER_PUBLIC_URL", "public_url"),
+    ("MUSTER_DB_POOL", "db_pool"),
+    ("MUSTER_WORKERS", "workers"),
+    ("MUSTER_SMTP_URL", "smtp_url"),
+    ("MUSTER_MAIL_FROM", "mail_from"),
+    ("MUSTER_OUTBOX_DIR", "outbox_dir"),
+    ("MUSTER_LOG", "log"),
+    ("MUSTER_LOG_FORMAT", "log_format"),
+];
+
+/// The settings as given, from the environment over `muster.toml`.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    values: BTreeMap<&'static str, String>,
+}
+
+impl Sources {
+    /// Reads `muster.toml` (if any) and the environment.
+    ///
+    /// # Errors
+    /// An unreadable or malformed file, a key it should not have, a value that is not text or
+    /// a number.
+    pub fn load() -> anyhow::Result<Sources> {
+        let named = std::env::var("MUSTER_CONFIG")
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        let path = named.clone().unwrap_or_else(|| "muster.toml".to_owned());
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && named.is_none() => None,
+            Err(e) => bail!("cannot read the configuration file {path} (MUSTER_CONFIG): {e}"),
+        };
+        let mut values = BTreeMap::new();
+        if let Some(text) = text {
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{path} is not valid TOML: {e}"))?;
+            for (key, value) in table {
+                let Some((env, _)) = SETTINGS.iter().find(|(_, k)| *k == key) else {
+                    let known: Vec<&str> = SETTINGS.iter().map(|(_, k)| *k).collect();
+                    bail!(
+                        "{path}: unknown setting {key:?}; the settings are {}",
+                        known.join(", ")
+                    );
+                };
+                let value = match value {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(n) => n.to_string(),
+                    other => bail!(
+                        "{path}: {key} must be text or a number, not {}",
+                        other.type_str()
+                    ),
+                };
+                values.insert(*env, value);
+            }
+        }
+        for (env, _) in SETTINGS {
+            if let Ok(v) = std::env::var(env) {
+                if !v.trim().is_empty() {
+                    values.insert(env, v);
+                }
+            }
+        }
+        Ok(Sources { values })
+    }
+
+    /// A setting by its environment variable name; blank counts as unset.
+    pub fn get(&self, env: &str) -> Option<String> {
+        self.values
+            .get(env)
+            .filter(|v| !v.trim().is_empty())
+            .cloned()
+    }
+}
+
+/// How an error names a setting: `MUSTER_DB_POOL (db_pool)`.
+pub fn label(env: &str) -> String {
+    SETTINGS.iter().find(|(e, _)| *e == env).map_or_else(
+        || env.to_owned(),
+        |(e, k)| format!("{e} ({k} in muster.toml)"),
+    )
+}
 
 /// Settings read once at start-up and passed down in the application state.
 #[derive(Debug, Clone)]
@@ -29,42 +109,59 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the environment.
+    /// Reads the environment and `muster.toml`.
     ///
     /// # Errors
     /// A message naming the setting that is wrong.
     pub fn from_env() -> anyhow::Result<Config> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Config::from_sources(&Sources::load()?)
+    }
+
+    /// Builds the configuration from its sources.
+    ///
+    /// # Errors
+    /// A message naming the setting that is wrong.
+    pub fn from_sources(src: &Sources) -> anyhow::Result<Config> {
+        let var = |k: &str| src.get(k);
+        let positive = |k: &str| -> anyhow::Result<Option<u32>> {
+            var(k)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .with_context(|| {
+                            format!("{} must be a positive number (got {v:?})", label(k))
+                        })
+                })
+                .transpose()
+        };
         let bind = var("MUSTER_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
         let public_url = var("MUSTER_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
         let database = DbUrl::parse(var("DATABASE_URL").as_deref());
-        let pool_size = match var("MUSTER_DB_POOL") {
-            Some(v) => v
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .context("MUSTER_DB_POOL must be a positive number")?,
+        let pool_size = match positive("MUSTER_DB_POOL")? {
+            Some(n) => n,
             None => match database {
                 DbUrl::Postgres(_) => 16,
                 DbUrl::Sqlite(_) => 8,
             },
         };
         let mut config = Config::new(bind, public_url, database, pool_size)?;
+        if let Some(n) = positive("MUSTER_WORKERS")? {
+            config.workers = n as usize;
+        }
         config.smtp_url = var("MUSTER_SMTP_URL");
         if let Some(from) = var("MUSTER_MAIL_FROM") {
-            from.parse::<lettre::message::Mailbox>()
-                .map_err(|e| anyhow::anyhow!("MUSTER_MAIL_FROM {from:?} is not an address: {e}"))?;
+            from.parse::<lettre::message::Mailbox>().map_err(|e| {
+                anyhow::anyhow!(
+                    "{} {from:?} is not an address: {e}",
+                    label("MUSTER_MAIL_FROM")
+                )
+            })?;
             config.mail_from = from;
         }
         if let Some(dir) = var("MUSTER_OUTBOX_DIR") {
             config.outbox_dir = dir.into();
-        }
-        if let Some(v) = var("MUSTER_WORKERS") {
-            config.workers = v
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .context("MUSTER_WORKERS must be a positive number")?;
         }
         Ok(config)
     }
@@ -81,7 +178,10 @@ impl Config {
     ) -> anyhow::Result<Config> {
         let public_url = public_url.trim().trim_end_matches('/').to_owned();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            bail!("MUSTER_PUBLIC_URL must start with http:// or https:// (got {public_url:?})");
+            bail!(
+                "{} must start with http:// or https:// (got {public_url:?})",
+                label("MUSTER_PUBLIC_URL")
+            );
         }
         let host = url::Url::parse(&public_url)
             .ok()

@@ -14,6 +14,11 @@ fn command(dir: &Path) -> Command {
         .env_remove("MUSTER_PUBLIC_URL")
         .env_remove("MUSTER_DB_POOL")
         .env_remove("MUSTER_WORKERS")
+        .env_remove("MUSTER_CONFIG")
+        .env_remove("MUSTER_SMTP_URL")
+        .env_remove("MUSTER_MAIL_FROM")
+        .env_remove("MUSTER_OUTBOX_DIR")
+        .env_remove("MUSTER_LOG_FORMAT")
         .env("MUSTER_LOG", "warn")
         .stdin(Stdio::null());
     c
@@ -821,4 +826,67 @@ async fn serve_stops_gracefully_on_sigterm() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[test]
+fn muster_toml_configures_and_the_environment_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("muster.toml"),
+        "public_url = \"https://muster.example.com\"\ndb_pool = 4\n",
+    )
+    .unwrap();
+    let o = muster(d, &["tenant", "create", "acme"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("https://muster.example.com/scim/v2/acme"),
+        "{}",
+        stderr(&o)
+    );
+    let o = command(d)
+        .args(["tenant", "create", "beta"])
+        .env("MUSTER_PUBLIC_URL", "https://env.example.com")
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&o).contains("https://env.example.com/scim/v2/beta"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Wrong settings stop start-up and name the setting, wherever it came from.
+    for (file, says) in [
+        (
+            "db_pool = 0\n",
+            "MUSTER_DB_POOL (db_pool in muster.toml) must be a positive number",
+        ),
+        ("public_url = \"ftp://x\"\n", "MUSTER_PUBLIC_URL"),
+        (
+            "pubic_url = \"https://x\"\n",
+            "unknown setting \"pubic_url\"",
+        ),
+        ("log_format = \"yaml\"\n", "MUSTER_LOG_FORMAT"),
+        ("mail_from = \"not an address\"\n", "MUSTER_MAIL_FROM"),
+        ("workers = [1]\n", "workers must be text or a number"),
+        ("this is not toml\n", "not valid TOML"),
+    ] {
+        std::fs::write(d.join("muster.toml"), file).unwrap();
+        let err = fails(d, &["tenant", "list"]);
+        assert!(err.contains(says), "{file}: {err}");
+    }
+    std::fs::remove_file(d.join("muster.toml")).unwrap();
+    let o = command(d)
+        .args(["tenant", "list"])
+        .env("MUSTER_CONFIG", d.join("missing.toml"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("MUSTER_CONFIG"), "{}", stderr(&o));
+    let o = command(d)
+        .args(["tenant", "list"])
+        .env("MUSTER_WORKERS", "many")
+        .output()
+        .unwrap();
+    assert!(stderr(&o).contains("MUSTER_WORKERS"), "{}", stderr(&o));
 }
