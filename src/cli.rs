@@ -33,6 +33,9 @@ enum Command {
     /// Manage a tenant's identity providers (sign-in through OIDC or SAML).
     #[command(subcommand)]
     Idp(IdpCmd),
+    /// Manage a tenant's OAuth clients: SCIM by client credentials (Entra ID's app gallery).
+    #[command(subcommand)]
+    Client(ClientCmd),
     /// Manage the keys muster signs access tokens with (published at /.well-known/jwks.json).
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -100,6 +103,17 @@ enum TemplateCmd {
     },
     /// Go back to the default template.
     Reset { tenant: String, kind: String },
+}
+
+#[derive(Subcommand)]
+enum ClientCmd {
+    /// Make a client. Prints its id, then its secret, each alone on a line: the secret is
+    /// shown only this once. Token URL: <public url>/t/<tenant>/oauth/token.
+    Create { tenant: String, name: String },
+    /// List the clients: name, client id, scopes, created, last used. Never the secrets.
+    List { tenant: String },
+    /// Remove a client; its tokens stop working at once.
+    Remove { tenant: String, name: String },
 }
 
 #[derive(Subcommand)]
@@ -249,6 +263,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Token(cmd) => token(config, cmd),
         Command::Idp(cmd) => idp_cmd(config, cmd),
         Command::Keys(cmd) => keys_cmd(config, cmd),
+        Command::Client(cmd) => client_cmd(config, cmd),
         Command::Invite {
             tenant,
             email,
@@ -534,6 +549,35 @@ fn template_cmd(config: Config, cmd: TemplateCmd) -> anyhow::Result<()> {
         TemplateCmd::Reset { tenant, kind: k } => {
             templates::reset(&mut c, &tenant, kind(&k)?)?;
             eprintln!("{k} template of {tenant} is the default again");
+        }
+    }
+    Ok(())
+}
+
+fn client_cmd(config: Config, cmd: ClientCmd) -> anyhow::Result<()> {
+    let state = AppState::open(config)?;
+    let mut c = state.db.conn()?;
+    match cmd {
+        ClientCmd::Create { tenant, name } => {
+            let made = crate::clients::create(&mut c, &tenant, &name)?;
+            println!("{}\n{}", made.client_id, made.secret);
+            eprintln!(
+                "client {name} of {tenant} created; token URL {}/t/{tenant}/oauth/token, \
+                 SCIM base URL {}/scim/v2/{tenant}; the secret is not shown again",
+                state.config.public_url, state.config.public_url
+            );
+        }
+        ClientCmd::List { tenant } => {
+            for (name, id, scopes, created, used) in crate::clients::list(&mut c, &tenant)? {
+                println!(
+                    "{name}\t{id}\t{scopes}\t{created}\tlast used {}",
+                    used.as_deref().unwrap_or("never")
+                );
+            }
+        }
+        ClientCmd::Remove { tenant, name } => {
+            crate::clients::remove(&mut c, &tenant, &name)?;
+            eprintln!("client {name} of {tenant} removed");
         }
     }
     Ok(())

@@ -182,3 +182,47 @@ pub fn public(c: &mut DbConn, kid: &str) -> Result<Option<Value>, KeyError> {
         .into_iter()
         .find(|k| k.get("kid").and_then(Value::as_str) == Some(kid)))
 }
+
+/// Signs claims with the current key (ES256, `kid` set).
+///
+/// # Errors
+/// Database or key errors.
+pub fn sign<T: serde::Serialize>(c: &mut DbConn, claims: &T) -> Result<String, KeyError> {
+    let key = current(c)?;
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    h.kid = Some(key.kid.clone());
+    let enc = jsonwebtoken::EncodingKey::from_ec_pem(key.private_pem.as_bytes())
+        .map_err(|_| KeyError::Damaged(key.kid.clone()))?;
+    jsonwebtoken::encode(&h, claims, &enc).map_err(|_| KeyError::Damaged(key.kid))
+}
+
+/// Verifies a token muster signed: ES256 only, a published key by `kid`, then `validation`
+/// (issuer, audience, expiry). `Ok(Err(why))` for a token that does not verify.
+///
+/// # Errors
+/// Database errors, a damaged stored key.
+pub fn verify<T: serde::de::DeserializeOwned>(
+    c: &mut DbConn,
+    token: &str,
+    validation: &jsonwebtoken::Validation,
+) -> Result<Result<T, String>, KeyError> {
+    let header = match jsonwebtoken::decode_header(token) {
+        Ok(h) => h,
+        Err(e) => return Ok(Err(format!("not a JWT: {e}"))),
+    };
+    if header.alg != jsonwebtoken::Algorithm::ES256 {
+        return Ok(Err(format!("algorithm {:?} is not accepted", header.alg)));
+    }
+    let Some(kid) = header.kid else {
+        return Ok(Err("the token names no key (kid)".into()));
+    };
+    let Some(jwk) = public(c, &kid)? else {
+        return Ok(Err(format!("unknown key {kid:?}")));
+    };
+    let jwk: jsonwebtoken::jwk::Jwk =
+        serde_json::from_value(jwk).map_err(|_| KeyError::Damaged(kid.clone()))?;
+    let dec = jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|_| KeyError::Damaged(kid))?;
+    Ok(jsonwebtoken::decode::<T>(token, &dec, validation)
+        .map(|d| d.claims)
+        .map_err(|e| format!("the token does not verify: {e}")))
+}

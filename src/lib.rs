@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod clients;
 pub mod config;
 pub mod db;
 pub mod keys;

@@ -212,6 +212,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    oauth_clients (client_id) {
+        client_id -> Text,
+        tenant_id -> Text,
+        name -> Text,
+        secret_hash -> Text,
+        scopes -> Text,
+        created_at -> Text,
+        last_used_at -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     scim_tokens,
@@ -230,5 +242,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     password_resets,
     login_failures,
     notification_templates,
-    notifications
+    notifications,
+    oauth_clients
 );

@@ -22,6 +22,7 @@ pub fn scope() -> actix_web::Scope {
         .route("/account", web::get().to(account))
         .route("/logout", web::post().to(logout))
         .route("/token", web::post().to(token::token))
+        .route("/oauth/token", web::post().to(crate::clients::token))
         .route("/userinfo", web::get().to(token::userinfo))
         .route("/sso/{idp}/start", web::get().to(start))
         .route("/sso/{idp}/callback", web::get().to(callback))

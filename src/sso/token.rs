@@ -16,7 +16,7 @@ use crate::tenants::{self, Tenant};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -204,7 +204,6 @@ pub fn issue(
     let p = person(c, &tenant.id, user_id)?
         .filter(|p| p.active)
         .ok_or_else(|| TokenError::Unauthenticated("the user is not active".into()))?;
-    let key = keys::current(c)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = AccessClaims {
         iss: issuer(public_url),
@@ -219,12 +218,7 @@ pub fn issue(
         name: p.display_name,
         groups: p.groups,
     };
-    let mut h = Header::new(Algorithm::ES256);
-    h.kid = Some(key.kid.clone());
-    let enc = EncodingKey::from_ec_pem(key.private_pem.as_bytes())
-        .map_err(|e| TokenError::Internal(format!("signing key {}: {e}", key.kid)))?;
-    let jwt =
-        jsonwebtoken::encode(&h, &claims, &enc).map_err(|e| TokenError::Internal(e.to_string()))?;
+    let jwt = keys::sign(c, &claims)?;
     Ok((jwt, claims))
 }
 
@@ -239,29 +233,18 @@ pub fn verify(
     tenant: &str,
     token: &str,
 ) -> Result<AccessClaims, TokenError> {
-    let bad = |why: String| TokenError::Invalid(why);
-    let h = jsonwebtoken::decode_header(token).map_err(|e| bad(format!("not a JWT: {e}")))?;
-    if h.alg != Algorithm::ES256 {
-        return Err(bad(format!("algorithm {:?} is not accepted", h.alg)));
-    }
-    let kid = h
-        .kid
-        .ok_or_else(|| bad("the token names no key (kid)".into()))?;
-    let jwk = keys::public(c, &kid)?.ok_or_else(|| bad(format!("unknown key {kid:?}")))?;
-    let jwk: jsonwebtoken::jwk::Jwk =
-        serde_json::from_value(jwk).map_err(|e| TokenError::Internal(e.to_string()))?;
-    let dec = DecodingKey::from_jwk(&jwk).map_err(|e| TokenError::Internal(e.to_string()))?;
     let mut v = Validation::new(Algorithm::ES256);
     v.leeway = LEEWAY_SECS;
     v.set_issuer(&[issuer(public_url)]);
     v.set_audience(&[audience(public_url, tenant)]);
     v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-    let data = jsonwebtoken::decode::<AccessClaims>(token, &dec, &v)
-        .map_err(|e| bad(format!("the token does not verify: {e}")))?;
-    if data.claims.tenant != tenant {
-        return Err(bad("the token belongs to another tenant".into()));
+    let claims: AccessClaims = keys::verify(c, token, &v)?.map_err(TokenError::Invalid)?;
+    if claims.tenant != tenant {
+        return Err(TokenError::Invalid(
+            "the token belongs to another tenant".into(),
+        ));
     }
-    Ok(data.claims)
+    Ok(claims)
 }
 
 pub use crate::auth::bearer;

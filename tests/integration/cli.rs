@@ -890,3 +890,27 @@ fn muster_toml_configures_and_the_environment_wins() {
         .unwrap();
     assert!(stderr(&o).contains("MUSTER_WORKERS"), "{}", stderr(&o));
 }
+
+#[test]
+fn client_create_prints_id_and_secret_once() {
+    let dir = with_acme();
+    let d = dir.path();
+    let out = ok(d, &["client", "create", "acme", "entra"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("acme-"), "{out}");
+    assert!(
+        lines[1].starts_with("mcs_") && lines[1].len() >= 40,
+        "{out}"
+    );
+    let list = ok(d, &["client", "list", "acme"]);
+    assert!(list.starts_with("entra\t"), "{list}");
+    assert!(
+        list.contains(lines[0]) && !list.contains(lines[1]),
+        "{list}"
+    );
+    let err = fails(d, &["client", "create", "acme", "entra"]);
+    assert!(err.contains("already has a client"), "{err}");
+    ok(d, &["client", "remove", "acme", "entra"]);
+    assert_eq!(ok(d, &["client", "list", "acme"]), "");
+}

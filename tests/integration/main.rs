@@ -7,6 +7,7 @@ mod util;
 mod browser;
 mod bulk;
 mod cli;
+mod clients;
 mod filters;
 mod groups;
 mod listing;

@@ -98,10 +98,17 @@ pub async fn authenticate(req: &HttpRequest) -> ScimResult<Ctx> {
         ));
     };
     let lookup_slug = slug.clone();
+    let public_url = state.config.public_url.clone();
     let caller = state
         .db
         .run(move |c| {
-            crate::tenants::authenticate(c, &lookup_slug, &token).map_err(ScimError::from)
+            // A JWT is an OAuth client's access token; anything else a SCIM bearer token.
+            if crate::sso::token::is_jwt(&token) {
+                crate::clients::authenticate_scim(c, &public_url, &lookup_slug, &token)
+                    .map_err(|e| ScimError::internal(&e))
+            } else {
+                crate::tenants::authenticate(c, &lookup_slug, &token).map_err(ScimError::from)
+            }
         })
         .await?
         .ok_or_else(|| ScimError::status(401, "the bearer token is not valid for this tenant"))?;
