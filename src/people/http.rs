@@ -27,6 +27,34 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 const WRONG: &str =
     "The email, user name or password is not right. Try again, or reset your password.";
 
+/// A form posted from another site (login CSRF: signing a victim in to the attacker's
+/// account) is refused. Browsers send `Origin` on every form POST; other clients may omit it.
+fn foreign_origin(state: &AppState, req: &HttpRequest, tslug: &str) -> Option<HttpResponse> {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)?
+        .to_str()
+        .unwrap_or_default();
+    let ours = url::Url::parse(&state.config.public_url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    (origin != ours).then(|| {
+        tracing::warn!(
+            tenant = tslug,
+            origin,
+            "form posted from another site refused"
+        );
+        Page::new(
+            403,
+            "This form came from another site",
+            "For your safety, muster only accepts this form from its own pages. Open the page \
+             again and send it from there.",
+        )
+        .login(tslug)
+        .response()
+    })
+}
+
 fn client_address(req: &HttpRequest) -> String {
     req.peer_addr()
         .map(|a| a.ip().to_string())
@@ -67,6 +95,9 @@ async fn password_login(
     form: web::Form<LoginForm>,
 ) -> HttpResponse {
     let tslug = path.into_inner();
+    if let Some(refused) = foreign_origin(&state, &req, &tslug) {
+        return refused;
+    }
     let f = form.into_inner();
     let addr = client_address(&req);
     respond(login_with_password(&state, &tslug, f, &addr).await).await
@@ -239,10 +270,14 @@ fn check_new(p: &NewPassword, identities: &[&str]) -> Result<(), String> {
 
 async fn invite_accept(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
     form: web::Form<NewPassword>,
 ) -> HttpResponse {
     let (tslug, token) = path.into_inner();
+    if let Some(refused) = foreign_origin(&state, &req, &tslug) {
+        return refused;
+    }
     respond(accept_invite(&state, &tslug, &token, form.into_inner()).await).await
 }
 
@@ -308,6 +343,9 @@ async fn forgot_send(
     form: web::Form<ForgotForm>,
 ) -> HttpResponse {
     let tslug = path.into_inner();
+    if let Some(refused) = foreign_origin(&state, &req, &tslug) {
+        return refused;
+    }
     let addr = client_address(&req);
     respond(send_reset(&state, &tslug, form.into_inner().email, &addr).await).await
 }
@@ -386,10 +424,14 @@ async fn show_reset(state: &AppState, tslug: &str, token: &str) -> PageResult {
 
 async fn reset_set(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
     form: web::Form<NewPassword>,
 ) -> HttpResponse {
     let (tslug, token) = path.into_inner();
+    if let Some(refused) = foreign_origin(&state, &req, &tslug) {
+        return refused;
+    }
     respond(set_after_reset(&state, &tslug, &token, form.into_inner()).await).await
 }
 

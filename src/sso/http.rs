@@ -132,9 +132,11 @@ pub(crate) async fn respond(r: PageResult) -> HttpResponse {
 /// A page that is never cached and never framed.
 pub(crate) fn html(status: actix_web::http::StatusCode) -> actix_web::HttpResponseBuilder {
     let mut b = HttpResponse::build(status);
+    // same-origin: links in these pages (invitation and reset tokens in the URL) never leak
+    // to another site, while the page's own form posts still carry their Origin.
     b.content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((
             header::CONTENT_SECURITY_POLICY,

@@ -443,6 +443,17 @@ async fn throttling_and_no_enumeration(app: TestApp) {
         .parse()
         .unwrap();
     assert!(retry > 0 && retry <= 15 * 60, "{retry}");
+    // A login form posted from another site is refused before anything is checked.
+    let r = app
+        .client
+        .post(format!("{}/login", base(&app, &t)))
+        .header("origin", "https://evil.example")
+        .form(&[("username", "cy@example.test"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(!r.headers().contains_key("set-cookie"));
     // Another account from elsewhere is not affected by bea's lock.
     let j = invite(&app, &t, "cy@example.test", invites::LIFETIME)
         .await
