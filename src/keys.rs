@@ -178,9 +178,20 @@ pub fn prune(c: &mut DbConn) -> Result<usize, KeyError> {
 /// # Errors
 /// Database errors, a damaged stored key.
 pub fn public(c: &mut DbConn, kid: &str) -> Result<Option<Value>, KeyError> {
-    Ok(published(c)?
-        .into_iter()
-        .find(|k| k.get("kid").and_then(Value::as_str) == Some(kid)))
+    // On every verified token: one row by key, not the whole JWKS.
+    let cutoff = format_time(OffsetDateTime::now_utc() - RETIRED_KEPT);
+    let jwk: Option<String> = signing_keys::table
+        .find(kid)
+        .filter(
+            signing_keys::retired_at
+                .is_null()
+                .or(signing_keys::retired_at.ge(cutoff)),
+        )
+        .select(signing_keys::public_jwk)
+        .first(c)
+        .optional()?;
+    jwk.map(|j| serde_json::from_str(&j).map_err(|_| KeyError::Damaged(kid.to_owned())))
+        .transpose()
 }
 
 /// Signs claims with the current key (ES256, `kid` set).

@@ -213,22 +213,31 @@ async fn invite_form(
         .filter(|i| i.active)
         .map(|i| json!({"title": i.title, "start": format!("/t/{}/sso/{}/start?{query}", t.slug, i.slug)}))
         .collect();
-    let status = if error.is_some() { 400 } else { 200 };
-    let body = pages::render(
-        "password.html",
+    Ok(password_page(
+        t,
+        error,
         json!({
-            "tenant_name": t.name,
             "heading": format!("Join {}", t.name),
             "intro": format!("You were invited as {email}. Choose a password, or continue with your organisation's sign-in if it uses that address."),
             "email": email,
-            "error": error,
             "action": format!("/t/{}/invite/{token}", t.slug),
             "submit": "Accept the invitation",
-            "min_length": passwords::MIN_LENGTH,
             "idps": buttons,
         }),
-    );
-    Ok(crate::sso::http::html(StatusCode::from_u16(status).unwrap_or(StatusCode::OK)).body(body))
+    ))
+}
+
+/// The choose-a-password page (invitations and resets): 400 when it shows an error.
+fn password_page(t: &Tenant, error: Option<String>, mut fields: serde_json::Value) -> HttpResponse {
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    fields["tenant_name"] = json!(t.name);
+    fields["error"] = json!(error);
+    fields["min_length"] = json!(passwords::MIN_LENGTH);
+    crate::sso::http::html(status).body(pages::render("password.html", fields))
 }
 
 async fn invite_page(
@@ -385,23 +394,19 @@ fn dead_reset(tslug: &str) -> Page {
     .login(tslug)
 }
 
-async fn reset_form(t: &Tenant, token: &str, error: Option<String>) -> PageResult {
-    let status = if error.is_some() { 400 } else { 200 };
-    let body = pages::render(
-        "password.html",
+fn reset_form(t: &Tenant, token: &str, error: Option<String>) -> PageResult {
+    Ok(password_page(
+        t,
+        error,
         json!({
-            "tenant_name": t.name,
             "heading": "Choose a new password",
             "intro": format!("Setting a new password signs you out of {} everywhere.", t.name),
             "email": "",
-            "error": error,
             "action": format!("/t/{}/reset/{token}", t.slug),
             "submit": "Set the password",
-            "min_length": passwords::MIN_LENGTH,
             "idps": [],
         }),
-    );
-    Ok(crate::sso::http::html(StatusCode::from_u16(status).unwrap_or(StatusCode::OK)).body(body))
+    ))
 }
 
 async fn reset_page(state: web::Data<AppState>, path: web::Path<(String, String)>) -> HttpResponse {
@@ -419,7 +424,7 @@ async fn show_reset(state: &AppState, tslug: &str, token: &str) -> PageResult {
     if user.is_none() {
         return Err(dead_reset(tslug));
     }
-    reset_form(&t, token, None).await
+    reset_form(&t, token, None)
 }
 
 async fn reset_set(
@@ -457,7 +462,7 @@ async fn set_after_reset(state: &AppState, tslug: &str, token: &str, p: NewPassw
         person.user_name.as_deref().unwrap_or_default(),
     ];
     if let Err(e) = check_new(&p, &ids) {
-        return reset_form(&t, token, Some(e)).await;
+        return reset_form(&t, token, Some(e));
     }
     let hash = state
         .hasher

@@ -7,7 +7,6 @@
 
 use super::session;
 use crate::app::AppState;
-use crate::db::schema::{groups, members};
 use crate::db::DbConn;
 use crate::keys;
 use crate::scim::schema::Kind;
@@ -15,7 +14,6 @@ use crate::scim::store;
 use crate::tenants::{self, Tenant};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::prelude::*;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -172,13 +170,7 @@ pub fn person(
                 .or_else(|| a.first())
         })
         .and_then(|e| e.get("value"));
-    let groups: Vec<String> = members::table
-        .inner_join(groups::table.on(groups::id.eq(members::group_id)))
-        .filter(members::member_id.eq(user_id))
-        .filter(groups::tenant_id.eq(tenant_id))
-        .order(groups::display_name)
-        .select(groups::display_name)
-        .load(c)?;
+    let groups = crate::people::users::group_names(c, tenant_id, user_id)?;
     Ok(Some(Person {
         id: user_id.to_owned(),
         user_name: text(doc.get("userName")),
