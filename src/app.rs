@@ -55,6 +55,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/.well-known/jwks.json",
             web::get().to(crate::sso::token::jwks),
         )
+        .configure(crate::admin::routes)
         .service(crate::scim::http::scope())
         .service(crate::sso::http::scope());
 }

@@ -2,7 +2,7 @@
 
 use crate::app::{server, AppState};
 use crate::config::Config;
-use crate::sso::{idp, oidc, saml};
+use crate::sso::idp;
 use crate::tenants::{self, Mode};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -59,13 +59,35 @@ enum Command {
     /// Act on one user, named by userName or email.
     #[command(subcommand)]
     User(UserCmd),
+    /// Manage platform admin tokens: bearers of the admin API (/admin/v1) for every tenant.
+    #[command(subcommand, name = "admin-token")]
+    AdminToken(AdminTokenCmd),
     /// Show, change or reset a tenant's email templates (kinds: invite, password_reset).
     #[command(subcommand)]
     Template(TemplateCmd),
 }
 
 #[derive(Subcommand)]
+enum AdminTokenCmd {
+    /// Make a token and print it alone on stdout. It is shown only this once.
+    Create {
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+    /// List the tokens: name, created, last used. Never the secrets.
+    List,
+    /// Revoke a token by name.
+    Revoke { name: String },
+}
+
+#[derive(Subcommand)]
 enum UserCmd {
+    /// Give a user a role: admin (administers the tenant through the admin API) or member.
+    Role {
+        tenant: String,
+        user: String,
+        role: crate::people::users::Role,
+    },
     /// Stop the user from signing in by any means; their sessions end at once.
     Deactivate { tenant: String, user: String },
     /// Let a deactivated user sign in again.
@@ -284,6 +306,7 @@ pub fn main() -> anyhow::Result<()> {
         }
         Command::User(cmd) => user_cmd(config, cmd),
         Command::Template(cmd) => template_cmd(config, cmd),
+        Command::AdminToken(cmd) => admin_token_cmd(config, cmd),
     }
 }
 
@@ -456,6 +479,17 @@ fn user_cmd(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
         Ok::<_, tenants::TenantError>((t, id))
     };
     match cmd {
+        UserCmd::Role { tenant, user, role } => {
+            let (t, id) = find(&mut c, &tenant, &user)?;
+            users::set_role(&mut c, &t.id, &id, role)?;
+            eprintln!(
+                "{user} is now {} of {tenant}",
+                match role {
+                    users::Role::Admin => "an admin",
+                    users::Role::Member => "a member",
+                }
+            );
+        }
         UserCmd::Deactivate { tenant, user } => {
             let (t, id) = find(&mut c, &tenant, &user)?;
             users::set_active(&mut c, &t.id, &id, false)?;
@@ -584,8 +618,6 @@ fn client_cmd(config: Config, cmd: ClientCmd) -> anyhow::Result<()> {
 }
 
 fn keys_cmd(config: Config, cmd: KeysCmd) -> anyhow::Result<()> {
-    use crate::db::schema::signing_keys as k;
-    use diesel::prelude::*;
     let state = AppState::open(config)?;
     let mut c = state.db.conn()?;
     match cmd {
@@ -598,11 +630,7 @@ fn keys_cmd(config: Config, cmd: KeysCmd) -> anyhow::Result<()> {
             );
         }
         KeysCmd::List => {
-            let rows: Vec<(String, String, Option<String>)> = k::table
-                .order(k::created_at)
-                .select((k::kid, k::created_at, k::retired_at))
-                .load(&mut c)?;
-            for (kid, created, retired) in rows {
+            for (kid, created, retired) in crate::keys::list(&mut c)? {
                 println!("{kid}\t{created}\t{}", retired.unwrap_or_default());
             }
         }
@@ -615,7 +643,7 @@ fn idp_cmd(config: Config, cmd: IdpCmd) -> anyhow::Result<()> {
     let mut c = state.db.conn()?;
     match cmd {
         IdpCmd::Add { tenant, kind } => {
-            let new = match kind {
+            let spec = match kind {
                 IdpKindCmd::Oidc {
                     slug,
                     title,
@@ -623,32 +651,14 @@ fn idp_cmd(config: Config, cmd: IdpCmd) -> anyhow::Result<()> {
                     client_id,
                     client_secret,
                     scopes,
-                } => {
-                    let issuer = issuer.trim().to_owned();
-                    // Refuse a provider muster cannot talk to before storing anything.
-                    let doc = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()?
-                        .block_on(oidc::discover(&issuer))
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    let scopes = scopes
-                        .into_iter()
-                        .map(|s| s.trim().to_owned())
-                        .filter(|s| !s.is_empty())
-                        .collect();
-                    idp::NewIdp {
-                        slug,
-                        title,
-                        kind: idp::Kind::Oidc,
-                        settings: serde_json::to_value(idp::OidcSettings {
-                            issuer,
-                            client_id,
-                            scopes,
-                        })?,
-                        client_secret: Some(client_secret),
-                        discovered: Some(doc),
-                    }
-                }
+                } => idp::Spec::Oidc {
+                    slug,
+                    title,
+                    issuer,
+                    client_id,
+                    client_secret,
+                    scopes,
+                },
                 IdpKindCmd::Saml {
                     slug,
                     title,
@@ -656,32 +666,29 @@ fn idp_cmd(config: Config, cmd: IdpCmd) -> anyhow::Result<()> {
                     metadata_url,
                     allow_idp_initiated,
                     trust_email,
-                } => {
-                    let xml = match (&metadata_file, &metadata_url) {
-                        (Some(f), _) => std::fs::read_to_string(f).map_err(|e| {
-                            anyhow::anyhow!("cannot read the metadata file {}: {e}", f.display())
-                        })?,
-                        (None, Some(u)) => tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()?
-                            .block_on(saml::fetch_metadata(u))
-                            .map_err(|e| anyhow::anyhow!("{e}"))?,
-                        (None, None) => anyhow::bail!("give --metadata-file or --metadata-url"),
-                    };
-                    let mut settings = saml::read_metadata(&xml, metadata_url)
-                        .map_err(|e| anyhow::anyhow!("refused: {e}"))?;
-                    settings.idp_initiated = allow_idp_initiated;
-                    settings.trust_email = trust_email;
-                    idp::NewIdp {
-                        slug,
-                        title,
-                        kind: idp::Kind::Saml,
-                        settings: serde_json::to_value(settings)?,
-                        client_secret: None,
-                        discovered: None,
-                    }
-                }
+                } => idp::Spec::Saml {
+                    slug,
+                    title,
+                    metadata_xml: metadata_file
+                        .map(|f| {
+                            std::fs::read_to_string(&f).map_err(|e| {
+                                anyhow::anyhow!(
+                                    "cannot read the metadata file {}: {e}",
+                                    f.display()
+                                )
+                            })
+                        })
+                        .transpose()?,
+                    metadata_url,
+                    idp_initiated: allow_idp_initiated,
+                    trust_email,
+                },
             };
+            // Refuse a provider muster cannot talk to before storing anything.
+            let new = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(idp::prepare(spec))?;
             let added = idp::add(&mut c, &tenant, new)?;
             println!("{}", added.slug);
             let base = format!("{}/t/{tenant}/sso/{}", state.config.public_url, added.slug);
@@ -734,6 +741,36 @@ fn idp_cmd(config: Config, cmd: IdpCmd) -> anyhow::Result<()> {
             for (attr, names) in mapping {
                 println!("{attr}\t{}", names.join(","));
             }
+        }
+    }
+    Ok(())
+}
+
+fn admin_token_cmd(config: Config, cmd: AdminTokenCmd) -> anyhow::Result<()> {
+    use crate::admin::tokens;
+    let state = AppState::open(config)?;
+    let mut c = state.db.conn()?;
+    match cmd {
+        AdminTokenCmd::Create { name } => {
+            let token = tokens::create(&mut c, &name)?;
+            println!("{token}");
+            eprintln!(
+                "admin token {name:?} created; use it as the bearer of {}/admin/v1; it will \
+                 not be shown again",
+                state.config.public_url
+            );
+        }
+        AdminTokenCmd::List => {
+            for (name, created, used) in tokens::list(&mut c)? {
+                println!(
+                    "{name}\tcreated {created}\tlast used {}",
+                    used.as_deref().unwrap_or("never")
+                );
+            }
+        }
+        AdminTokenCmd::Revoke { name } => {
+            tokens::revoke(&mut c, &name)?;
+            eprintln!("admin token {name:?} revoked");
         }
     }
     Ok(())

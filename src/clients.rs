@@ -59,7 +59,7 @@ pub fn create(c: &mut DbConn, tenant_slug: &str, name: &str) -> Result<Created, 
         .execute(c)
         .map_err(|e| {
             if crate::db::is_unique_violation(&e) {
-                TenantError::Invalid(format!(
+                TenantError::Taken(format!(
                     "tenant {tenant_slug:?} already has a client {name:?}"
                 ))
             } else {
@@ -104,7 +104,7 @@ pub fn remove(c: &mut DbConn, tenant_slug: &str, name: &str) -> Result<(), Tenan
     )
     .execute(c)?;
     if n == 0 {
-        return Err(TenantError::Invalid(format!(
+        return Err(TenantError::NotFound(format!(
             "tenant {tenant_slug:?} has no client {name:?}"
         )));
     }

@@ -237,3 +237,15 @@ pub fn verify<T: serde::de::DeserializeOwned>(
         .map(|d| d.claims)
         .map_err(|e| format!("the token does not verify: {e}")))
 }
+
+/// Every key: id, created, retired (none while it signs), oldest first.
+///
+/// # Errors
+/// Database errors.
+pub fn list(c: &mut DbConn) -> Result<Vec<(String, String, Option<String>)>, KeyError> {
+    use crate::db::schema::signing_keys as k;
+    Ok(k::table
+        .order(k::created_at)
+        .select((k::kid, k::created_at, k::retired_at))
+        .load(c)?)
+}

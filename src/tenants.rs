@@ -66,6 +66,12 @@ pub enum TenantError {
     TokenExists(String, String),
     #[error("{0}")]
     Invalid(String),
+    /// A name that is already taken (HTTP 409).
+    #[error("{0}")]
+    Taken(String),
+    /// Something named in the request does not exist (HTTP 404).
+    #[error("{0}")]
+    NotFound(String),
     /// The request clashes with the current state (HTTP 409).
     #[error("{0}")]
     Conflict(String),

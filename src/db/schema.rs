@@ -35,6 +35,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> Text,
         updated_at -> Text,
+        role -> Text,
     }
 }
 
@@ -224,6 +225,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    admin_tokens (id) {
+        id -> Text,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> Text,
+        last_used_at -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    personal_tokens (id) {
+        id -> Text,
+        tenant_id -> Text,
+        user_id -> Text,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> Text,
+        expires_at -> Nullable<Text>,
+        last_used_at -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     scim_tokens,
@@ -243,5 +267,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     notification_templates,
     notifications,
-    oauth_clients
+    oauth_clients,
+    admin_tokens,
+    personal_tokens
 );

@@ -100,6 +100,29 @@ pub fn render(tpl: &Template, values: &Value) -> Result<Rendered, String> {
     })
 }
 
+/// Test-renders one part (`subject`, `html` or `text`) alone, so a refusal can name it.
+///
+/// # Errors
+/// The part does not render, with its line.
+pub fn check_part(part: &str, src: &str) -> Result<(), String> {
+    let pick = |name: &str| {
+        if name == part {
+            src.to_owned()
+        } else {
+            "-".to_owned()
+        }
+    };
+    render(
+        &Template {
+            subject: pick("subject"),
+            html: pick("html"),
+            text: pick("text"),
+        },
+        &sample(),
+    )
+    .map(|_| ())
+}
+
 /// The template a tenant uses for a kind, and whether it is the tenant's own.
 ///
 /// # Errors

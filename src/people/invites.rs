@@ -179,7 +179,7 @@ pub fn revoke(c: &mut DbConn, tenant_slug: &str, email: &str) -> Result<(), Tena
     let t = tenants::by_slug(c, tenant_slug)?;
     let id = users::require(c, &t.id, email)?;
     if revoke_pending(c, &id)? == 0 {
-        return Err(TenantError::Invalid(format!(
+        return Err(TenantError::NotFound(format!(
             "{email} has no pending invitation in {tenant_slug}"
         )));
     }

@@ -40,7 +40,7 @@ pub fn find(c: &mut DbConn, tenant_id: &str, login: &str) -> Result<Option<Strin
 /// No such user, database errors.
 pub fn require(c: &mut DbConn, tenant_id: &str, login: &str) -> Result<String, TenantError> {
     find(c, tenant_id, login)?
-        .ok_or_else(|| TenantError::Invalid(format!("no user {login:?} in this tenant")))
+        .ok_or_else(|| TenantError::NotFound(format!("no user {login:?} in this tenant")))
 }
 
 /// Sets `active`; deactivating ends every session of the user at once.
@@ -108,4 +108,269 @@ pub fn delete(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<(), Tena
         )));
     }
     store::delete(c, tenant_id, Kind::User, user_id, &Precondition::default()).map_err(scim)
+}
+
+/// What a user may do in their tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Signs in and manages their own tokens.
+    Member,
+    /// Administers the tenant through the admin API.
+    Admin,
+}
+
+impl Role {
+    /// The stored and shown name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "member" => Ok(Role::Member),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!("unknown role {other:?}: use member or admin")),
+        }
+    }
+}
+
+/// A user's role; `None` when the tenant has no such user.
+///
+/// # Errors
+/// Database errors.
+pub fn role(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Option<Role>, TenantError> {
+    let stored: Option<String> = users::table
+        .filter(users::tenant_id.eq(tenant_id))
+        .filter(users::id.eq(user_id))
+        .select(users::role)
+        .first(c)
+        .optional()?;
+    Ok(stored.map(|r| r.parse().unwrap_or(Role::Member)))
+}
+
+/// Gives a user a role.
+///
+/// # Errors
+/// [`TenantError::NotFound`] for an unknown user.
+pub fn set_role(
+    c: &mut DbConn,
+    tenant_id: &str,
+    user_id: &str,
+    role: Role,
+) -> Result<(), TenantError> {
+    let n = diesel::update(
+        users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::id.eq(user_id)),
+    )
+    .set(users::role.eq(role.as_str()))
+    .execute(c)?;
+    if n == 0 {
+        return Err(TenantError::NotFound(format!(
+            "no user with id {user_id:?} in this tenant"
+        )));
+    }
+    Ok(())
+}
+
+/// A user as the admin API lists them.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: String,
+    pub user_name: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub external_id: Option<String>,
+    pub active: bool,
+    pub role: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Which users to list: `q` is a case-insensitive part of the userName, display name or an
+/// email address; `after` is the cursor of the previous page.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    pub q: Option<String>,
+    pub active: Option<bool>,
+    pub role: Option<Role>,
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+/// `%text%` for LIKE, with LIKE's own wildcards in `text` taken literally (escape `\`).
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let mut p = String::from("%");
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+/// One page of a tenant's users in userName order, and the cursor of the next page (the last
+/// userName key of this one) when there may be more.
+///
+/// # Errors
+/// Database errors.
+pub fn list(
+    c: &mut DbConn,
+    tenant_id: &str,
+    s: &Search,
+) -> Result<(Vec<Listed>, Option<String>), TenantError> {
+    use crate::db::schema::attrs;
+    type Row = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        bool,
+        String,
+        String,
+        String,
+        String,
+    );
+    let mut query = users::table
+        .filter(users::tenant_id.eq(tenant_id))
+        .into_boxed();
+    if let Some(q) = s.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = contains_pattern(&norm_str(q, false));
+        let by_email = attrs::table
+            .filter(attrs::tenant_id.eq(tenant_id))
+            .filter(attrs::rtype.eq(Kind::User.name()))
+            .filter(attrs::path.eq("emails.value"))
+            .filter(attrs::val.like(pattern.clone()).escape('\\'))
+            .select(attrs::resource_id);
+        query = query.filter(
+            users::user_name_key
+                .like(pattern.clone())
+                .escape('\\')
+                .or(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>("lower(display_name) LIKE ")
+                        .bind::<diesel::sql_types::Text, _>(pattern)
+                        .sql(" ESCAPE '\\'"),
+                )
+                .or(users::id.eq_any(by_email)),
+        );
+    }
+    if let Some(active) = s.active {
+        query = query.filter(users::active.eq(active));
+    }
+    if let Some(role) = s.role {
+        query = query.filter(users::role.eq(role.as_str()));
+    }
+    if let Some(after) = &s.after {
+        query = query.filter(users::user_name_key.gt(after.clone()));
+    }
+    let limit = s.limit.clamp(1, 500);
+    let rows: Vec<Row> = query
+        .order(users::user_name_key)
+        .limit(limit + 1)
+        .select((
+            users::id,
+            users::user_name_key,
+            users::user_name,
+            users::display_name,
+            users::external_id,
+            users::active,
+            users::role,
+            users::created_at,
+            users::updated_at,
+            users::doc,
+        ))
+        .load(c)?;
+    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut next = None;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, key, user_name, display_name, external_id, active, role, created, updated, doc) in rows
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+    {
+        let doc: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
+        next = Some(key);
+        out.push(Listed {
+            id,
+            user_name,
+            display_name,
+            email: primary_email(&doc),
+            external_id,
+            active,
+            role,
+            created_at: created,
+            updated_at: updated,
+        });
+    }
+    Ok((out, next.filter(|_| more)))
+}
+
+/// The primary email of a User document, or its first.
+pub fn primary_email(doc: &serde_json::Value) -> Option<String> {
+    let emails = doc.get("emails")?.as_array()?;
+    emails
+        .iter()
+        .find(|e| e.get("primary") == Some(&serde_json::Value::Bool(true)))
+        .or_else(|| emails.first())?
+        .get("value")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// One user by id.
+///
+/// # Errors
+/// [`TenantError::NotFound`].
+pub fn get(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Listed, TenantError> {
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        bool,
+        String,
+        String,
+        String,
+        String,
+    );
+    let row: Option<Row> = users::table
+        .filter(users::tenant_id.eq(tenant_id))
+        .filter(users::id.eq(user_id))
+        .select((
+            users::id,
+            users::user_name,
+            users::display_name,
+            users::external_id,
+            users::active,
+            users::role,
+            users::created_at,
+            users::updated_at,
+            users::doc,
+        ))
+        .first(c)
+        .optional()?;
+    let (id, user_name, display_name, external_id, active, role, created_at, updated_at, doc) = row
+        .ok_or_else(|| {
+            TenantError::NotFound(format!("no user with id {user_id:?} in this tenant"))
+        })?;
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
+    Ok(Listed {
+        id,
+        user_name,
+        display_name,
+        email: primary_email(&doc),
+        external_id,
+        active,
+        role,
+        created_at,
+        updated_at,
+    })
 }

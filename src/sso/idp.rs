@@ -271,7 +271,7 @@ pub fn add(c: &mut DbConn, tenant_slug: &str, new: NewIdp) -> Result<Idp, Tenant
         .execute(c)
         .map_err(|e| {
             if crate::db::is_unique_violation(&e) {
-                TenantError::Invalid(format!(
+                TenantError::Taken(format!(
                     "tenant {tenant_slug:?} already has an identity provider {:?}",
                     new.slug
                 ))
@@ -319,7 +319,7 @@ pub fn find(c: &mut DbConn, tenant_id: &str, slug: &str) -> Result<Option<Idp>, 
 pub fn by_slugs(c: &mut DbConn, tenant_slug: &str, slug: &str) -> Result<Idp, TenantError> {
     let t = tenants::by_slug(c, tenant_slug)?;
     find(c, &t.id, slug)?.ok_or_else(|| {
-        TenantError::Invalid(format!(
+        TenantError::NotFound(format!(
             "tenant {tenant_slug:?} has no identity provider {slug:?}"
         ))
     })
@@ -570,5 +570,107 @@ mod tests {
         assert!(checked_return_to("//evil.example", &allowed).is_none());
         assert!(checked_return_to("https://app.example.com.evil.example/", &allowed).is_none());
         assert!(checked_return_to("https://app.example.com@evil.example/", &allowed).is_none());
+    }
+}
+
+/// A provider as an admin describes it, before muster has checked it.
+#[derive(Debug, Clone)]
+pub enum Spec {
+    Oidc {
+        slug: String,
+        title: String,
+        issuer: String,
+        client_id: String,
+        client_secret: String,
+        scopes: Vec<String>,
+    },
+    Saml {
+        slug: String,
+        title: String,
+        /// The metadata document itself, or else where to fetch it.
+        metadata_xml: Option<String>,
+        metadata_url: Option<String>,
+        idp_initiated: bool,
+        trust_email: bool,
+    },
+}
+
+/// Checks a provider against itself before anything is stored: an OIDC issuer must answer
+/// its discovery document; SAML metadata must parse and carry a signing certificate.
+///
+/// # Errors
+/// [`TenantError::Invalid`] saying what the provider got wrong.
+pub async fn prepare(spec: Spec) -> Result<NewIdp, TenantError> {
+    let json = |v: serde_json::Result<serde_json::Value>| {
+        v.map_err(|e| TenantError::Invalid(e.to_string()))
+    };
+    match spec {
+        Spec::Oidc {
+            slug,
+            title,
+            issuer,
+            client_id,
+            client_secret,
+            scopes,
+        } => {
+            let issuer = issuer.trim().to_owned();
+            if client_id.trim().is_empty() || client_secret.is_empty() {
+                return Err(TenantError::Invalid(
+                    "an OIDC provider needs a client id and a client secret".into(),
+                ));
+            }
+            let doc = super::oidc::discover(&issuer)
+                .await
+                .map_err(TenantError::Invalid)?;
+            let scopes = scopes
+                .into_iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+            Ok(NewIdp {
+                slug,
+                title,
+                kind: Kind::Oidc,
+                settings: json(serde_json::to_value(OidcSettings {
+                    issuer,
+                    client_id: client_id.trim().to_owned(),
+                    scopes,
+                }))?,
+                client_secret: Some(client_secret),
+                discovered: Some(doc),
+            })
+        }
+        Spec::Saml {
+            slug,
+            title,
+            metadata_xml,
+            metadata_url,
+            idp_initiated,
+            trust_email,
+        } => {
+            let xml = match (metadata_xml, &metadata_url) {
+                (Some(xml), _) => xml,
+                (None, Some(u)) => super::saml::fetch_metadata(u)
+                    .await
+                    .map_err(TenantError::Invalid)?,
+                (None, None) => {
+                    return Err(TenantError::Invalid(
+                        "give the IdP's metadata, or the URL it is published at".into(),
+                    ))
+                }
+            };
+            let mut settings = super::saml::read_metadata(&xml, metadata_url)
+                .map_err(|e| TenantError::Invalid(format!("metadata refused: {e}")))?;
+            settings.idp_initiated = idp_initiated;
+            settings.trust_email = trust_email;
+            Ok(NewIdp {
+                slug,
+                title,
+                kind: Kind::Saml,
+                settings: json(serde_json::to_value(settings))?,
+                client_secret: None,
+                discovered: None,
+            })
+        }
     }
 }

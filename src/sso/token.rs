@@ -246,8 +246,56 @@ pub fn is_jwt(value: &str) -> bool {
     value.split('.').count() == 3
 }
 
-/// The tenant and the signed-in user of a request: a muster access token as the bearer, or
-/// the tenant's session cookie. A deactivated user is nobody.
+/// The tenant and its signed-in user: a muster access token or a personal access token as the
+/// bearer, or the tenant's session cookie. A deactivated user is nobody.
+///
+/// # Errors
+/// Not signed in, a bad token, database errors.
+pub fn signed_in(
+    c: &mut DbConn,
+    public_url: &str,
+    slug: &str,
+    bearer: Option<&str>,
+    cookie: Option<&str>,
+) -> Result<(Tenant, String), TokenError> {
+    let t = tenants::by_slug(c, slug)?;
+    let user_id = match (bearer, cookie) {
+        (Some(b), _) if b.starts_with(crate::people::pats::PREFIX) => {
+            let holder = crate::people::pats::authenticate(c, b)?.ok_or_else(|| {
+                TokenError::Invalid("the personal access token is not valid".into())
+            })?;
+            if holder.tenant_id != t.id {
+                return Err(TokenError::Invalid(
+                    "the token belongs to another tenant".into(),
+                ));
+            }
+            holder.user_id
+        }
+        (Some(b), _) => {
+            let claims = verify(c, public_url, slug, b)?;
+            let live = person(c, &t.id, &claims.sub)?.is_some_and(|p| p.active);
+            if !live {
+                return Err(TokenError::Invalid("the token's user is not active".into()));
+            }
+            claims.sub
+        }
+        (None, Some(sid)) => {
+            session::find(c, &t.id, sid)?
+                .ok_or_else(|| {
+                    TokenError::Unauthenticated("the session has ended; sign in".into())
+                })?
+                .user_id
+        }
+        (None, None) => {
+            return Err(TokenError::Unauthenticated(
+                "sign in, or send a muster access token as the bearer".into(),
+            ))
+        }
+    };
+    Ok((t, user_id))
+}
+
+/// [`signed_in`] for a request.
 ///
 /// # Errors
 /// Not signed in, a bad token, database errors.
@@ -264,32 +312,7 @@ pub async fn caller(
         .map(|c| c.value().to_owned());
     state
         .db
-        .run(move |c| {
-            let t = tenants::by_slug(c, &slug)?;
-            let user_id = match (bearer, cookie) {
-                (Some(b), _) => {
-                    let claims = verify(c, &public_url, &slug, &b)?;
-                    let live = person(c, &t.id, &claims.sub)?.is_some_and(|p| p.active);
-                    if !live {
-                        return Err(TokenError::Invalid("the token's user is not active".into()));
-                    }
-                    claims.sub
-                }
-                (None, Some(sid)) => {
-                    session::find(c, &t.id, &sid)?
-                        .ok_or_else(|| {
-                            TokenError::Unauthenticated("the session has ended; sign in".into())
-                        })?
-                        .user_id
-                }
-                (None, None) => {
-                    return Err(TokenError::Unauthenticated(
-                        "sign in, or send a muster access token as the bearer".into(),
-                    ))
-                }
-            };
-            Ok((t, user_id))
-        })
+        .run(move |c| signed_in(c, &public_url, &slug, bearer.as_deref(), cookie.as_deref()))
         .await
 }
 

@@ -914,3 +914,74 @@ fn client_create_prints_id_and_secret_once() {
     ok(d, &["client", "remove", "acme", "entra"]);
     assert_eq!(ok(d, &["client", "list", "acme"]), "");
 }
+
+#[tokio::test]
+async fn admin_token_and_user_role_open_the_admin_api() {
+    let dir = with_acme();
+    let token = ok(dir.path(), &["admin-token", "create", "--name", "ops"]);
+    let token = token.trim().to_owned();
+    assert!(token.starts_with("mst_admin_") && !token.contains('\n'));
+    let list = ok(dir.path(), &["admin-token", "list"]);
+    assert!(
+        list.starts_with("ops\t") && !list.contains(&token),
+        "{list}"
+    );
+    fails(dir.path(), &["admin-token", "create", "--name", "ops"]);
+    let scim = create_token(dir.path(), "acme", "okta");
+    let server = serve(dir.path()).await;
+    let client = reqwest::Client::new();
+    let created: serde_json::Value = client
+        .post(format!("{}/scim/v2/acme/Users", server.url))
+        .bearer_auth(&scim)
+        .json(&serde_json::json!({"userName": "ada@acme.test"}))
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("JSON");
+    let user = |id: &str| format!("{}/admin/v1/tenants/acme/users/{id}", server.url);
+    let id = created["id"].as_str().expect("id");
+    let got: serde_json::Value = client
+        .get(user(id))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(got["role"], "member");
+    let said = muster(
+        dir.path(),
+        &["user", "role", "acme", "ada@acme.test", "admin"],
+    );
+    assert!(
+        stderr(&said).contains("is now an admin of acme"),
+        "{}",
+        stderr(&said)
+    );
+    let got: serde_json::Value = client
+        .get(user(id))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(got["role"], "admin");
+    fails(
+        dir.path(),
+        &["user", "role", "acme", "ada@acme.test", "owner"],
+    );
+    ok(dir.path(), &["admin-token", "revoke", "ops"]);
+    let r = client
+        .get(user(id))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), 401);
+    drop(server);
+}

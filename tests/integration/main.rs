@@ -4,6 +4,7 @@
 
 mod util;
 
+mod admin;
 mod browser;
 mod bulk;
 mod cli;

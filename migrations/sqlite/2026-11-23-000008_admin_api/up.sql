@@ -1,0 +1,29 @@
+-- Who may use the admin API: platform admin tokens, tenant roles, and the personal access
+-- tokens people make for themselves.
+
+-- Platform admins act on every tenant. Made with `muster admin-token create`.
+CREATE TABLE admin_tokens (
+    id TEXT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL UNIQUE,
+    -- SHA-256 of the token; the token is shown once, when it is made.
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT
+);
+
+-- A user's role in their tenant: 'member' or 'admin' (administers the tenant). Kept outside
+-- the SCIM document, so an IdP's sync never grants or drops it.
+ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'member';
+
+CREATE TABLE personal_tokens (
+    id TEXT PRIMARY KEY NOT NULL,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    last_used_at TEXT,
+    UNIQUE (user_id, name)
+);
+CREATE INDEX personal_tokens_tenant ON personal_tokens (tenant_id);

@@ -1,0 +1,217 @@
+//! Who is calling the admin API, and what they may do.
+
+use super::ApiError;
+use crate::app::AppState;
+use crate::people::users::Role;
+use crate::sso::token::TokenError;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A platform admin token: every tenant.
+    Platform { name: String },
+    /// A person of a tenant, through a session, a personal access token or a muster access
+    /// token.
+    Person {
+        tenant_id: String,
+        tenant: String,
+        user_id: String,
+        role: Role,
+    },
+}
+
+impl Caller {
+    /// Platform admins only (tenants are made and keys rotated for everyone).
+    ///
+    /// # Errors
+    /// `forbidden` for anyone else.
+    pub fn platform(&self) -> Result<(), ApiError> {
+        match self {
+            Caller::Platform { .. } => Ok(()),
+            Caller::Person { .. } => Err(ApiError::forbidden(
+                "this needs a platform admin token (muster admin-token create)",
+            )),
+        }
+    }
+
+    /// Platform admins, and admins of tenant `slug`.
+    ///
+    /// # Errors
+    /// `forbidden` for members, and for people of another tenant.
+    pub fn admin_of(&self, slug: &str) -> Result<(), ApiError> {
+        self.member_of(slug)?;
+        match self {
+            Caller::Person {
+                role: Role::Member, ..
+            } => Err(ApiError::forbidden(
+                "this needs the admin role in the tenant; ask one of its admins",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Anyone of tenant `slug` (and platform admins).
+    ///
+    /// # Errors
+    /// `forbidden` for people of another tenant.
+    pub fn member_of(&self, slug: &str) -> Result<(), ApiError> {
+        match self {
+            Caller::Person { tenant, .. } if tenant != slug => Err(ApiError::forbidden(format!(
+                "your credentials are for tenant {tenant:?}, not {slug:?}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The person of tenant `slug` making the request, for actions on their own account.
+    ///
+    /// # Errors
+    /// `forbidden` for platform tokens (they are nobody's) and people of another tenant.
+    pub fn person_of(&self, slug: &str) -> Result<(String, String), ApiError> {
+        self.member_of(slug)?;
+        match self {
+            Caller::Person {
+                tenant_id, user_id, ..
+            } => Ok((tenant_id.clone(), user_id.clone())),
+            Caller::Platform { .. } => Err(ApiError::forbidden(
+                "a platform admin token belongs to no one; sign in as a person of the tenant",
+            )),
+        }
+    }
+
+    /// How the activity log names the caller.
+    pub fn label(&self) -> String {
+        match self {
+            Caller::Platform { name } => format!("admin token {name}"),
+            Caller::Person { user_id, .. } => format!("user {user_id}"),
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> ApiError {
+        match e {
+            TokenError::Internal(m) => super::error::internal(&m),
+            other => ApiError::unauthenticated(other.to_string()),
+        }
+    }
+}
+
+const NO_CREDENTIALS: &str = "send Authorization: Bearer with a platform admin token, a personal \
+                              access token or a muster access token, or sign in to the tenant";
+
+/// The tenant a request is about: `/admin/v1/tenants/{tenant}/...`.
+fn tenant_of(path: &str) -> Option<String> {
+    let rest = path.strip_prefix(super::BASE)?.strip_prefix("/tenants/")?;
+    let slug = rest.split('/').next()?;
+    (!slug.is_empty()).then(|| slug.to_owned())
+}
+
+/// Finds the caller of a request: an admin token, a personal access token, or (for requests
+/// about one tenant) a muster access token or the tenant's session cookie.
+async fn resolve(req: HttpRequest) -> Result<Caller, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| super::error::internal(&"application state missing"))?
+        .get_ref()
+        .clone();
+    let slug = tenant_of(req.path());
+    let bearer = crate::auth::bearer(&req);
+    let cookie = slug.as_deref().and_then(|s| {
+        req.cookie(&crate::sso::http::session_cookie_name(s))
+            .map(|c| c.value().to_owned())
+    });
+    if bearer.is_none() && cookie.is_some() && !req.method().is_safe() && foreign(&state, &req) {
+        // A browser's cookie rides along on requests other sites make; only muster's own
+        // pages may change things with it.
+        return Err(ApiError::forbidden(
+            "a request carrying the session cookie must come from muster's own pages",
+        ));
+    }
+    let public_url = state.config.public_url.clone();
+    state
+        .db
+        .run(move |c| {
+            let (tenant_id, tenant, user_id) = match (&bearer, &slug) {
+                (Some(b), _) if b.starts_with(super::tokens::PREFIX) => {
+                    return match super::tokens::authenticate(c, b)? {
+                        Some(name) => Ok(Caller::Platform { name }),
+                        None => Err(ApiError::unauthenticated("the admin token is not valid")),
+                    };
+                }
+                (Some(b), _) if b.starts_with(crate::people::pats::PREFIX) => {
+                    let h = crate::people::pats::authenticate(c, b)?.ok_or_else(|| {
+                        ApiError::unauthenticated(
+                            "the personal access token is not valid (revoked, expired, or its \
+                             user is deactivated)",
+                        )
+                    })?;
+                    (h.tenant_id, h.tenant, h.user_id)
+                }
+                (_, Some(s)) if bearer.is_some() || cookie.is_some() => {
+                    let (t, user_id) = crate::sso::token::signed_in(
+                        c,
+                        &public_url,
+                        s,
+                        bearer.as_deref(),
+                        cookie.as_deref(),
+                    )?;
+                    (t.id, t.slug, user_id)
+                }
+                _ => return Err(ApiError::unauthenticated(NO_CREDENTIALS)),
+            };
+            let role = crate::people::users::role(c, &tenant_id, &user_id)?
+                .ok_or_else(|| ApiError::unauthenticated("the user no longer exists"))?;
+            Ok(Caller::Person {
+                tenant_id,
+                tenant,
+                user_id,
+                role,
+            })
+        })
+        .await
+}
+
+/// Whether the request's `Origin` is another site's.
+fn foreign(state: &AppState, req: &HttpRequest) -> bool {
+    let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) else {
+        return false;
+    };
+    let ours = url::Url::parse(&state.config.public_url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    origin.to_str().unwrap_or_default() != ours
+}
+
+/// Middleware of the admin scope: authenticates before anything else is looked at, so a
+/// caller without credentials learns nothing from the request's validation.
+///
+/// # Errors
+/// Those of the handler.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse, actix_web::Error> {
+    match resolve(req.request().clone()).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+        Err(e) => Ok(req.error_response(e)),
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Caller, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(req.extensions().get::<Caller>().cloned().ok_or_else(|| {
+            super::error::internal(&"admin handler outside the authenticated scope")
+        }))
+    }
+}

@@ -1,0 +1,95 @@
+//! Platform admin tokens: bearers that act on every tenant through the admin API. Made on the
+//! command line (`muster admin-token create`), the one place that needs no token to begin with.
+
+use crate::auth::secret;
+use crate::db::schema::admin_tokens as at;
+use crate::db::DbConn;
+use crate::scim::index::format_time;
+use crate::tenants::{now, TenantError};
+use diesel::prelude::*;
+
+/// Every platform admin token starts with this.
+pub const PREFIX: &str = "mst_admin_";
+
+/// A token as listed: name, created, last used. Never the secret.
+pub type Listed = (String, String, Option<String>);
+
+/// Makes a token and returns the secret, which is not stored and cannot be shown again.
+///
+/// # Errors
+/// An empty or taken name.
+pub fn create(c: &mut DbConn, name: &str) -> Result<String, TenantError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(TenantError::Invalid(
+            "a token needs a name of 1 to 100 characters".into(),
+        ));
+    }
+    let token = secret::generate(PREFIX);
+    diesel::insert_into(at::table)
+        .values((
+            at::id.eq(uuid::Uuid::new_v4().to_string()),
+            at::name.eq(name),
+            at::token_hash.eq(secret::hash(&token)),
+            at::created_at.eq(now()),
+        ))
+        .execute(c)
+        .map_err(|e| match e {
+            e if crate::db::is_unique_violation(&e) => TenantError::Taken(format!(
+                "there is already an admin token named {name:?}; pick another name or revoke it"
+            )),
+            e => e.into(),
+        })?;
+    Ok(token)
+}
+
+/// Every admin token by name.
+///
+/// # Errors
+/// Database errors.
+pub fn list(c: &mut DbConn) -> Result<Vec<Listed>, TenantError> {
+    Ok(at::table
+        .order(at::name)
+        .select((at::name, at::created_at, at::last_used_at))
+        .load(c)?)
+}
+
+/// Revokes a token by name.
+///
+/// # Errors
+/// [`TenantError::NotFound`].
+pub fn revoke(c: &mut DbConn, name: &str) -> Result<(), TenantError> {
+    let n = diesel::delete(at::table.filter(at::name.eq(name))).execute(c)?;
+    if n == 0 {
+        return Err(TenantError::NotFound(format!(
+            "no admin token named {name:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// The name of the admin token `token`, if it is one. Records the last use at most once a
+/// minute.
+///
+/// # Errors
+/// Database errors.
+pub fn authenticate(c: &mut DbConn, token: &str) -> Result<Option<String>, TenantError> {
+    if !token.starts_with(PREFIX) {
+        return Ok(None);
+    }
+    let found: Option<(String, String, Option<String>)> = at::table
+        .filter(at::token_hash.eq(secret::hash(token)))
+        .select((at::id, at::name, at::last_used_at))
+        .first(c)
+        .optional()?;
+    let Some((id, name, last_used)) = found else {
+        return Ok(None);
+    };
+    let now = time::OffsetDateTime::now_utc();
+    if last_used.is_none_or(|t| t < format_time(now - time::Duration::minutes(1))) {
+        diesel::update(at::table.find(&id))
+            .set(at::last_used_at.eq(format_time(now)))
+            .execute(c)?;
+    }
+    Ok(Some(name))
+}

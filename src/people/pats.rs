@@ -1,0 +1,181 @@
+//! Personal access tokens: bearer secrets a person makes for their own scripts. A token acts as
+//! its user (with their role) on `/t/{tenant}/userinfo` and the admin API, and stops working
+//! when it expires, is revoked, or its user is deactivated or deleted.
+
+use crate::auth::secret;
+use crate::db::schema::{personal_tokens as pt, tenants, users};
+use crate::db::DbConn;
+use crate::scim::index::format_time;
+use crate::tenants::{now, TenantError};
+use diesel::prelude::*;
+use time::{Duration, OffsetDateTime};
+
+/// Every personal access token starts with this, so one found in a log or a repository can be
+/// recognised (and told apart from other bearers without a lookup).
+pub const PREFIX: &str = "mst_pat_";
+
+/// The longest lifetime a token may be given.
+pub const MAX_DAYS: u16 = 366;
+
+/// A new token: the secret is shown here once and never again.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub id: String,
+    pub name: String,
+    pub token: String,
+    pub expires_at: Option<String>,
+}
+
+/// A token as listed: never the secret.
+#[derive(Debug, Clone, Queryable)]
+pub struct Listed {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+/// The person a token speaks for.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    pub tenant_id: String,
+    pub tenant: String,
+    pub user_id: String,
+}
+
+/// Makes a token for a user; `days` of lifetime, or none for a token that lasts until revoked.
+///
+/// # Errors
+/// An empty or taken name, a lifetime over [`MAX_DAYS`].
+pub fn create(
+    c: &mut DbConn,
+    tenant_id: &str,
+    user_id: &str,
+    name: &str,
+    days: Option<u16>,
+) -> Result<Created, TenantError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(TenantError::Invalid(
+            "a token needs a name of 1 to 100 characters".into(),
+        ));
+    }
+    let expires_at = match days {
+        Some(d) if d == 0 || d > MAX_DAYS => {
+            return Err(TenantError::Invalid(format!(
+                "a token lasts 1 to {MAX_DAYS} days, or until revoked"
+            )))
+        }
+        Some(d) => Some(format_time(
+            OffsetDateTime::now_utc() + Duration::days(i64::from(d)),
+        )),
+        None => None,
+    };
+    let made = Created {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.to_owned(),
+        token: secret::generate(PREFIX),
+        expires_at,
+    };
+    diesel::insert_into(pt::table)
+        .values((
+            pt::id.eq(&made.id),
+            pt::tenant_id.eq(tenant_id),
+            pt::user_id.eq(user_id),
+            pt::name.eq(&made.name),
+            pt::token_hash.eq(secret::hash(&made.token)),
+            pt::created_at.eq(now()),
+            pt::expires_at.eq(&made.expires_at),
+        ))
+        .execute(c)
+        .map_err(|e| match e {
+            e if crate::db::is_unique_violation(&e) => TenantError::Taken(format!(
+                "there is already a token named {name:?}; pick another name or revoke it"
+            )),
+            e => e.into(),
+        })?;
+    Ok(made)
+}
+
+/// A user's tokens, newest first.
+///
+/// # Errors
+/// Database errors.
+pub fn list(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Vec<Listed>, TenantError> {
+    Ok(pt::table
+        .filter(pt::tenant_id.eq(tenant_id))
+        .filter(pt::user_id.eq(user_id))
+        .order((pt::created_at.desc(), pt::name))
+        .select((
+            pt::id,
+            pt::name,
+            pt::created_at,
+            pt::expires_at,
+            pt::last_used_at,
+        ))
+        .load(c)?)
+}
+
+/// Revokes one of a user's tokens; requests bearing it fail from the next one on.
+///
+/// # Errors
+/// [`TenantError::NotFound`] when the user has no such token.
+pub fn revoke(c: &mut DbConn, tenant_id: &str, user_id: &str, id: &str) -> Result<(), TenantError> {
+    let n = diesel::delete(
+        pt::table
+            .filter(pt::tenant_id.eq(tenant_id))
+            .filter(pt::user_id.eq(user_id))
+            .filter(pt::id.eq(id)),
+    )
+    .execute(c)?;
+    if n == 0 {
+        return Err(TenantError::NotFound(format!(
+            "the user has no token with id {id:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// The person behind a token, while it is unexpired and its user active. The last use is
+/// recorded at most once a minute, so a token does not turn every read into a write.
+///
+/// # Errors
+/// Database errors; `Ok(None)` for a token that opens nothing.
+pub fn authenticate(c: &mut DbConn, token: &str) -> Result<Option<Holder>, TenantError> {
+    if !token.starts_with(PREFIX) {
+        return Ok(None);
+    }
+    let now = OffsetDateTime::now_utc();
+    let stamp = format_time(now);
+    type Row = (String, String, String, String, Option<String>);
+    let found: Option<Row> = pt::table
+        .inner_join(users::table.on(users::id.eq(pt::user_id)))
+        .inner_join(tenants::table.on(tenants::id.eq(pt::tenant_id)))
+        .filter(pt::token_hash.eq(secret::hash(token)))
+        .filter(users::active.eq(true))
+        .filter(pt::expires_at.is_null().or(pt::expires_at.gt(&stamp)))
+        .select((
+            pt::id,
+            pt::tenant_id,
+            tenants::slug,
+            pt::user_id,
+            pt::last_used_at,
+        ))
+        .first(c)
+        .optional()?;
+    let Some((id, tenant_id, tenant, user_id, last_used)) = found else {
+        return Ok(None);
+    };
+    let stale = format_time(now - Duration::minutes(1));
+    if last_used.is_none_or(|t| t < stale) {
+        diesel::update(pt::table.find(&id))
+            .set(pt::last_used_at.eq(&stamp))
+            .execute(c)?;
+    }
+    Ok(Some(Holder {
+        tenant_id,
+        tenant,
+        user_id,
+    }))
+}
