@@ -36,6 +36,10 @@ enum Command {
     /// Manage a tenant's OAuth clients: SCIM by client credentials (Entra ID's app gallery).
     #[command(subcommand)]
     Client(ClientCmd),
+    /// Trust JWTs from a tenant's own IdP (TokenIntrospectors) as API credentials of the
+    /// person they name; in jit mode the first valid token creates the user.
+    #[command(subcommand)]
+    Introspector(IntrospectorCmd),
     /// Manage the keys muster signs access tokens with (published at /.well-known/jwks.json).
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -135,6 +139,38 @@ enum ClientCmd {
     /// List the clients: name, client id, scopes, created, last used. Never the secrets.
     List { tenant: String },
     /// Remove a client; its tokens stop working at once.
+    Remove { tenant: String, name: String },
+}
+
+#[derive(Subcommand)]
+enum IntrospectorCmd {
+    /// Add one; the key set is fetched once now, so a wrong URL is refused here.
+    Add {
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// The slug of the tenant's identity provider whose people the tokens name.
+        #[arg(long)]
+        idp: String,
+        /// The `iss` of the tokens.
+        #[arg(long)]
+        issuer: String,
+        /// The `aud` the tokens must carry.
+        #[arg(long)]
+        audience: String,
+        /// Where the IdP publishes its public keys.
+        #[arg(long)]
+        jwks_url: String,
+        /// Accepted algorithms (public-key only).
+        #[arg(long, value_delimiter = ',', default_value = "RS256")]
+        algorithms: Vec<String>,
+        /// The claim that names the person (Entra ID access tokens: oid).
+        #[arg(long, default_value = "sub")]
+        subject_claim: String,
+    },
+    /// List them: name, provider, issuer, audience, algorithms, key set URL.
+    List { tenant: String },
+    /// Remove one; its tokens stop working at once.
     Remove { tenant: String, name: String },
 }
 
@@ -285,6 +321,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Token(cmd) => token(config, cmd),
         Command::Idp(cmd) => idp_cmd(config, cmd),
         Command::Keys(cmd) => keys_cmd(config, cmd),
+        Command::Introspector(cmd) => introspector_cmd(config, cmd),
         Command::Client(cmd) => client_cmd(config, cmd),
         Command::Invite {
             tenant,
@@ -771,6 +808,57 @@ fn admin_token_cmd(config: Config, cmd: AdminTokenCmd) -> anyhow::Result<()> {
         AdminTokenCmd::Revoke { name } => {
             tokens::revoke(&mut c, &name)?;
             eprintln!("admin token {name:?} revoked");
+        }
+    }
+    Ok(())
+}
+
+fn introspector_cmd(config: Config, cmd: IntrospectorCmd) -> anyhow::Result<()> {
+    use crate::sso::introspect;
+    let state = AppState::open(config)?;
+    match cmd {
+        IntrospectorCmd::Add {
+            tenant,
+            name,
+            idp,
+            issuer,
+            audience,
+            jwks_url,
+            algorithms,
+            subject_claim,
+        } => {
+            let new = introspect::NewIntrospector {
+                name,
+                idp,
+                issuer,
+                audience,
+                jwks_url,
+                algorithms,
+                subject_claim: Some(subject_claim),
+            };
+            let added = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(introspect::add(&state.db, &tenant, new))?;
+            println!("{}", added.name);
+            eprintln!(
+                "{tenant} now accepts tokens from {} for audience {} on its userinfo and admin API",
+                added.issuer, added.audience
+            );
+        }
+        IntrospectorCmd::List { tenant } => {
+            let mut c = state.db.conn()?;
+            for (i, idp) in introspect::list(&mut c, &tenant)? {
+                println!(
+                    "{}\t{idp}\t{}\t{}\t{}\t{}",
+                    i.name, i.issuer, i.audience, i.algorithms, i.jwks_url
+                );
+            }
+        }
+        IntrospectorCmd::Remove { tenant, name } => {
+            let mut c = state.db.conn()?;
+            introspect::remove(&mut c, &tenant, &name)?;
+            eprintln!("introspector {name} of {tenant} removed");
         }
     }
     Ok(())

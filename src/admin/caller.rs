@@ -132,48 +132,58 @@ async fn resolve(req: HttpRequest) -> Result<Caller, ApiError> {
             "a request carrying the session cookie must come from muster's own pages",
         ));
     }
-    let public_url = state.config.public_url.clone();
+    let b = bearer.clone();
+    let early = state
+        .db
+        .run(move |c| -> Result<Option<Caller>, ApiError> {
+            let Some(b) = b else { return Ok(None) };
+            if b.starts_with(super::tokens::PREFIX) {
+                return match super::tokens::authenticate(c, &b)? {
+                    Some(name) => Ok(Some(Caller::Platform { name })),
+                    None => Err(ApiError::unauthenticated("the admin token is not valid")),
+                };
+            }
+            if !b.starts_with(crate::people::pats::PREFIX) {
+                return Ok(None);
+            }
+            let h = crate::people::pats::authenticate(c, &b)?.ok_or_else(|| {
+                ApiError::unauthenticated(
+                    "the personal access token is not valid (revoked, expired, or its user is \
+                     deactivated)",
+                )
+            })?;
+            person(c, h.tenant_id, h.tenant, h.user_id).map(Some)
+        })
+        .await?;
+    if let Some(caller) = early {
+        return Ok(caller);
+    }
+    // A muster access token, the IdP's own token, or the session: all about one tenant.
+    let Some(slug) = slug.filter(|_| bearer.is_some() || cookie.is_some()) else {
+        return Err(ApiError::unauthenticated(NO_CREDENTIALS));
+    };
+    let (t, user_id) = crate::sso::token::identify(&state, &slug, bearer, cookie).await?;
     state
         .db
-        .run(move |c| {
-            let (tenant_id, tenant, user_id) = match (&bearer, &slug) {
-                (Some(b), _) if b.starts_with(super::tokens::PREFIX) => {
-                    return match super::tokens::authenticate(c, b)? {
-                        Some(name) => Ok(Caller::Platform { name }),
-                        None => Err(ApiError::unauthenticated("the admin token is not valid")),
-                    };
-                }
-                (Some(b), _) if b.starts_with(crate::people::pats::PREFIX) => {
-                    let h = crate::people::pats::authenticate(c, b)?.ok_or_else(|| {
-                        ApiError::unauthenticated(
-                            "the personal access token is not valid (revoked, expired, or its \
-                             user is deactivated)",
-                        )
-                    })?;
-                    (h.tenant_id, h.tenant, h.user_id)
-                }
-                (_, Some(s)) if bearer.is_some() || cookie.is_some() => {
-                    let (t, user_id) = crate::sso::token::signed_in(
-                        c,
-                        &public_url,
-                        s,
-                        bearer.as_deref(),
-                        cookie.as_deref(),
-                    )?;
-                    (t.id, t.slug, user_id)
-                }
-                _ => return Err(ApiError::unauthenticated(NO_CREDENTIALS)),
-            };
-            let role = crate::people::users::role(c, &tenant_id, &user_id)?
-                .ok_or_else(|| ApiError::unauthenticated("the user no longer exists"))?;
-            Ok(Caller::Person {
-                tenant_id,
-                tenant,
-                user_id,
-                role,
-            })
-        })
+        .run(move |c| person(c, t.id, t.slug, user_id))
         .await
+}
+
+/// A person of a tenant with their role.
+fn person(
+    c: &mut crate::db::DbConn,
+    tenant_id: String,
+    tenant: String,
+    user_id: String,
+) -> Result<Caller, ApiError> {
+    let role = crate::people::users::role(c, &tenant_id, &user_id)?
+        .ok_or_else(|| ApiError::unauthenticated("the user no longer exists"))?;
+    Ok(Caller::Person {
+        tenant_id,
+        tenant,
+        user_id,
+        role,
+    })
 }
 
 /// Whether the request's `Origin` is another site's.

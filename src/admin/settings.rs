@@ -4,7 +4,7 @@
 use super::{ApiError, ApiResult, Caller};
 use crate::app::AppState;
 use crate::notify::templates;
-use crate::sso::idp;
+use crate::sso::{idp, introspect};
 use crate::tenants::{self, Mode};
 use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(add_idp)
         .service(change_idp)
         .service(remove_idp)
+        .service(list_introspectors)
+        .service(add_introspector)
+        .service(remove_introspector)
         .service(get_template)
         .service(set_template)
         .service(reset_template)
@@ -673,6 +676,138 @@ async fn remove_idp(
     state
         .db
         .run_write(move |c| -> ApiResult<_> { Ok(idp::remove(c, &slug, &idp_slug)?) })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A TokenIntrospector: JWTs from the tenant's IdP accepted as the person they name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntrospectorOut {
+    pub name: String,
+    /// The identity provider whose people the tokens name.
+    pub idp: String,
+    pub issuer: String,
+    pub audience: String,
+    pub jwks_url: String,
+    pub algorithms: Vec<String>,
+    pub subject_claim: String,
+    pub jwks_fetched_at: Option<String>,
+    pub created_at: String,
+}
+
+fn introspector_out(i: introspect::Introspector, idp: String) -> IntrospectorOut {
+    IntrospectorOut {
+        name: i.name,
+        idp,
+        issuer: i.issuer,
+        audience: i.audience,
+        jwks_url: i.jwks_url,
+        algorithms: i.algorithms.split(' ').map(str::to_owned).collect(),
+        subject_claim: i.subject_claim,
+        jwks_fetched_at: i.jwks_fetched_at,
+        created_at: i.created_at,
+    }
+}
+
+/// The tenant's TokenIntrospectors.
+#[utoipa::path(tag = "identity providers", responses((status = 200, body = Vec<IntrospectorOut>)))]
+#[get("/tenants/{tenant}/introspectors")]
+async fn list_introspectors(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let slug = path.into_inner();
+    caller.admin_of(&slug)?;
+    let list = state
+        .db
+        .run(move |c| -> ApiResult<_> { Ok(introspect::list(c, &slug)?) })
+        .await?;
+    let out: Vec<IntrospectorOut> = list
+        .into_iter()
+        .map(|(i, idp)| introspector_out(i, idp))
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// A new TokenIntrospector.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewIntrospector {
+    pub name: String,
+    /// The slug of the tenant's identity provider whose people the tokens name.
+    pub idp: String,
+    /// The `iss` of the tokens.
+    pub issuer: String,
+    /// The `aud` the tokens must carry.
+    pub audience: String,
+    /// Where the IdP publishes its public keys.
+    pub jwks_url: String,
+    /// Accepted algorithms (public-key only); RS256 unless given.
+    pub algorithms: Option<Vec<String>>,
+    /// The claim that names the person; `sub` unless given (Entra ID access tokens: `oid`).
+    pub subject_claim: Option<String>,
+}
+
+/// Trust JWTs from the tenant's IdP; the key set is fetched once now, so a wrong URL is
+/// refused here.
+#[utoipa::path(tag = "identity providers", request_body = NewIntrospector, responses((status = 201, body = IntrospectorOut), (status = 422, body = ApiError)))]
+#[post("/tenants/{tenant}/introspectors")]
+async fn add_introspector(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<NewIntrospector>,
+) -> ApiResult<HttpResponse> {
+    let slug = path.into_inner();
+    caller.admin_of(&slug)?;
+    let b = body.into_inner();
+    check_name(&b.name)?;
+    for (field, v) in [("issuer", &b.issuer), ("audience", &b.audience)] {
+        if v.trim().is_empty() {
+            return Err(ApiError::invalid(
+                field,
+                format!("give the tokens' {field}"),
+            ));
+        }
+    }
+    let field = if b.algorithms.is_some() && introspect::check(&b.algorithms).is_err() {
+        "algorithms"
+    } else {
+        "jwks_url"
+    };
+    let idp_slug = b.idp.clone();
+    let added = introspect::add(
+        &state.db,
+        &slug,
+        introspect::NewIntrospector {
+            name: b.name,
+            idp: b.idp,
+            issuer: b.issuer,
+            audience: b.audience,
+            jwks_url: b.jwks_url,
+            algorithms: b.algorithms.unwrap_or_else(|| vec!["RS256".into()]),
+            subject_claim: b.subject_claim,
+        },
+    )
+    .await
+    .map_err(|e| ApiError::from(e).on(field))?;
+    Ok(HttpResponse::Created().json(introspector_out(added, idp_slug)))
+}
+
+/// Stop trusting an IdP's tokens; they stop working at once.
+#[utoipa::path(tag = "identity providers", responses((status = 204), (status = 404, body = ApiError)))]
+#[delete("/tenants/{tenant}/introspectors/{name}")]
+async fn remove_introspector(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (slug, name) = path.into_inner();
+    caller.admin_of(&slug)?;
+    state
+        .db
+        .run_write(move |c| -> ApiResult<_> { Ok(introspect::remove(c, &slug, &name)?) })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

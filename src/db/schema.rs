@@ -248,6 +248,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    token_introspectors (id) {
+        id -> Text,
+        tenant_id -> Text,
+        idp_id -> Text,
+        name -> Text,
+        issuer -> Text,
+        audience -> Text,
+        jwks_url -> Text,
+        algorithms -> Text,
+        subject_claim -> Text,
+        jwks -> Nullable<Text>,
+        jwks_fetched_at -> Nullable<Text>,
+        created_at -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     scim_tokens,
@@ -269,5 +286,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     oauth_clients,
     admin_tokens,
-    personal_tokens
+    personal_tokens,
+    token_introspectors
 );

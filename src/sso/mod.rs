@@ -4,6 +4,7 @@
 pub mod flow;
 pub mod http;
 pub mod idp;
+pub mod introspect;
 pub mod link;
 pub mod oidc;
 pub mod pages;
@@ -27,6 +28,44 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// The claims of a verified JWT payload; the person is named by `subject_claim` (`sub`
+    /// unless a provider's access tokens say otherwise). `None` without a subject.
+    pub fn from_payload(
+        payload: serde_json::Map<String, serde_json::Value>,
+        subject_claim: &str,
+    ) -> Option<Claims> {
+        use serde_json::Value;
+        let subject = payload
+            .get(subject_claim)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())?
+            .to_owned();
+        // `email` counts as verified only when the provider says so, as a JSON true.
+        let email_verified = payload.get("email_verified") == Some(&Value::Bool(true));
+        let attributes = payload
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let vals: Vec<String> = match v {
+                    Value::String(s) => vec![s],
+                    Value::Array(a) => a
+                        .into_iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect(),
+                    Value::Number(n) => vec![n.to_string()],
+                    Value::Bool(b) => vec![b.to_string()],
+                    _ => return None,
+                };
+                Some((k, vals))
+            })
+            .collect();
+        Some(Claims {
+            subject,
+            attributes,
+            email_verified,
+            name_id: None,
+        })
+    }
+
     /// Values of the first candidate name that is present.
     pub fn mapped(&self, mapping: &idp::Mapping, field: &str) -> Vec<String> {
         mapping

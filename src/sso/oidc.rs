@@ -268,35 +268,8 @@ pub fn verify(
         })
         .and_then(|b| serde_json::from_slice::<Map<String, Value>>(&b).ok())
         .ok_or_else(|| refused("the ID token payload is not JSON".into()))?;
-    let subject = payload
-        .get("sub")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| refused("the ID token has no subject".into()))?
-        .to_owned();
-    // `email` counts as verified only when the provider says so, as a JSON true.
-    let email_verified = payload.get("email_verified") == Some(&Value::Bool(true));
-    Ok(Claims {
-        subject,
-        attributes: payload
-            .into_iter()
-            .filter_map(|(k, v)| {
-                let vals: Vec<String> = match v {
-                    Value::String(s) => vec![s],
-                    Value::Array(a) => a
-                        .into_iter()
-                        .filter_map(|x| x.as_str().map(str::to_owned))
-                        .collect(),
-                    Value::Number(n) => vec![n.to_string()],
-                    Value::Bool(b) => vec![b.to_string()],
-                    _ => return None,
-                };
-                Some((k, vals))
-            })
-            .collect(),
-        email_verified,
-        name_id: None,
-    })
+    Claims::from_payload(payload, "sub")
+        .ok_or_else(|| refused("the ID token has no subject".into()))
 }
 
 fn describe(e: &dyn std::error::Error) -> String {

@@ -295,7 +295,37 @@ pub fn signed_in(
     Ok((t, user_id))
 }
 
-/// [`signed_in`] for a request.
+/// [`signed_in`], and JWTs of the tenant's own IdP through its TokenIntrospectors.
+///
+/// # Errors
+/// Not signed in, a bad token, database errors.
+pub async fn identify(
+    state: &AppState,
+    slug: &str,
+    bearer: Option<String>,
+    cookie: Option<String>,
+) -> Result<(Tenant, String), TokenError> {
+    let public_url = state.config.public_url.clone();
+    let foreign = bearer.as_deref().filter(|b| {
+        is_jwt(b) && super::introspect::issuer_of(b).is_some_and(|iss| iss != issuer(&public_url))
+    });
+    if let Some(jwt) = foreign {
+        let s = slug.to_owned();
+        let t = state
+            .db
+            .run(move |c| Ok::<_, TokenError>(tenants::by_slug(c, &s)?))
+            .await?;
+        let user_id = super::introspect::authenticate(state, &t, jwt).await?;
+        return Ok((t, user_id));
+    }
+    let s = slug.to_owned();
+    state
+        .db
+        .run(move |c| signed_in(c, &public_url, &s, bearer.as_deref(), cookie.as_deref()))
+        .await
+}
+
+/// [`identify`] for a request.
 ///
 /// # Errors
 /// Not signed in, a bad token, database errors.
@@ -304,16 +334,10 @@ pub async fn caller(
     req: &HttpRequest,
     tenant_slug: &str,
 ) -> Result<(Tenant, String), TokenError> {
-    let slug = tenant_slug.to_owned();
-    let public_url = state.config.public_url.clone();
-    let bearer = bearer(req);
     let cookie = req
         .cookie(&super::http::session_cookie_name(tenant_slug))
         .map(|c| c.value().to_owned());
-    state
-        .db
-        .run(move |c| signed_in(c, &public_url, &slug, bearer.as_deref(), cookie.as_deref()))
-        .await
+    identify(state, tenant_slug, bearer(req), cookie).await
 }
 
 /// `POST /t/{tenant}/token`: an access token for the session's user. Only a session will do:

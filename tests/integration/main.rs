@@ -11,6 +11,7 @@ mod cli;
 mod clients;
 mod filters;
 mod groups;
+mod introspect;
 mod listing;
 mod ops;
 mod patch;

@@ -23,6 +23,39 @@ pub(crate) struct Page {
 }
 
 impl Agent {
+    /// Signs in at oidc-provider's development pages as `login`, from `next` on, and stops at
+    /// the first redirect to a URL starting with `until`, returning it.
+    pub(crate) async fn through_idp(
+        &mut self,
+        mut next: String,
+        login: &str,
+        until: &str,
+    ) -> String {
+        for _ in 0..12 {
+            if next.starts_with(until) {
+                return next;
+            }
+            let page = self.get(&next).await;
+            if let Some(loc) = page.location {
+                next = absolute(&next, &loc);
+                continue;
+            }
+            assert_eq!(page.status, 200, "{}", page.body);
+            // oidc-provider's development interaction pages: login, then consent.
+            let form = if page.body.contains("name=\"login\"") {
+                self.post(
+                    &next,
+                    &[("prompt", "login"), ("login", login), ("password", "x")],
+                )
+                .await
+            } else {
+                self.post(&next, &[("prompt", "consent")]).await
+            };
+            next = absolute(&next, &form.location.expect("interaction redirect"));
+        }
+        panic!("no redirect to {until}");
+    }
+
     pub(crate) fn new() -> Agent {
         Agent {
             http: reqwest::Client::builder()
@@ -144,32 +177,9 @@ impl Setup {
             .get(&format!("{}/sso/okta/start{query}", self.base()))
             .await;
         assert_eq!(start.status, 303, "{}", start.body);
-        let mut next = start.location.unwrap();
+        let next = start.location.unwrap();
         assert!(next.starts_with(&self.peer.url), "{next}");
-        for _ in 0..12 {
-            if next.starts_with(&self.app.url) {
-                return next;
-            }
-            let page = agent.get(&next).await;
-            if let Some(loc) = page.location {
-                next = absolute(&next, &loc);
-                continue;
-            }
-            assert_eq!(page.status, 200, "{}", page.body);
-            // oidc-provider's development interaction pages: login, then consent.
-            let form = if page.body.contains("name=\"login\"") {
-                agent
-                    .post(
-                        &next,
-                        &[("prompt", "login"), ("login", login), ("password", "x")],
-                    )
-                    .await
-            } else {
-                agent.post(&next, &[("prompt", "consent")]).await
-            };
-            next = absolute(&next, &form.location.expect("interaction redirect"));
-        }
-        panic!("no redirect back to muster");
+        agent.through_idp(next, login, &self.app.url).await
     }
 
     /// A whole sign-in; returns muster's answer to the callback.
