@@ -18,6 +18,8 @@ pub struct AppState {
     pub mailer: crate::notify::mailer::Mailer,
     /// Stops this process's email worker between two messages (graceful shutdown).
     pub email_stop: crate::notify::outbox::Stop,
+    /// The provisioning activity log's queue.
+    pub activity: crate::activity::Log,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
         Ok(AppState {
             mailer,
             email_stop: crate::notify::outbox::Stop::default(),
+            activity: crate::activity::Log::new(config.activity_log),
             db,
             config: Arc::new(config),
             hasher: Hasher::new(2),
@@ -75,6 +78,16 @@ pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server>
             state.config.mail_from.clone(),
             state.email_stop.clone(),
         ));
+        rt.spawn(crate::activity::writer(
+            state.db.clone(),
+            state.activity.clone(),
+        ));
+        if state.activity.enabled() {
+            rt.spawn(crate::activity::prune_loop(
+                state.db.clone(),
+                state.config.activity_retention_days,
+            ));
+        }
     }
     let data = web::Data::new(state);
     Ok(HttpServer::new(move || {

@@ -60,6 +60,26 @@ enum Command {
     },
     /// List a tenant's invitations: email, state, created, expires.
     Invites { tenant: String },
+    /// Read a tenant's activity log, newest first: SCIM requests, sign-ins, account forms and
+    /// admin actions.
+    Log {
+        tenant: String,
+        /// From this time (RFC 3339) or age (90m, 24h, 7d) on.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only entries about this user (id, userName or email).
+        #[arg(long)]
+        user: Option<String>,
+        /// Only this status (409) or class (4xx).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only scim, sign-in, account or admin entries.
+        #[arg(long)]
+        kind: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
     /// Act on one user, named by userName or email.
     #[command(subcommand)]
     User(UserCmd),
@@ -341,6 +361,14 @@ pub fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Log {
+            tenant,
+            since,
+            user,
+            status,
+            kind,
+            limit,
+        } => log_cmd(config, &tenant, since, user, status, kind, limit),
         Command::User(cmd) => user_cmd(config, cmd),
         Command::Template(cmd) => template_cmd(config, cmd),
         Command::AdminToken(cmd) => admin_token_cmd(config, cmd),
@@ -384,6 +412,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         server(state.clone(), listener)?.await?;
         state.email_stop.stop().await;
+        state.activity.stop().await;
         tracing::info!("muster stopped");
         Ok::<_, std::io::Error>(())
     })?;
@@ -482,6 +511,8 @@ fn invite_cmd(
         !no_email,
         lifetime,
     )?;
+    let t = tenants::by_slug(&mut c, tenant)?;
+    audit(&mut c, &t, Some(&i.user_id), "invite");
     println!("{}", i.link);
     let what = if i.resent {
         "invited again (the earlier link no longer works)"
@@ -519,6 +550,12 @@ fn user_cmd(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
         UserCmd::Role { tenant, user, role } => {
             let (t, id) = find(&mut c, &tenant, &user)?;
             users::set_role(&mut c, &t.id, &id, role)?;
+            audit(
+                &mut c,
+                &t,
+                Some(&id),
+                &format!("user role {}", role.as_str()),
+            );
             eprintln!(
                 "{user} is now {} of {tenant}",
                 match role {
@@ -530,16 +567,19 @@ fn user_cmd(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
         UserCmd::Deactivate { tenant, user } => {
             let (t, id) = find(&mut c, &tenant, &user)?;
             users::set_active(&mut c, &t.id, &id, false)?;
+            audit(&mut c, &t, Some(&id), "user deactivate");
             eprintln!("{user} deactivated in {tenant}; their sessions have ended");
         }
         UserCmd::Reactivate { tenant, user } => {
             let (t, id) = find(&mut c, &tenant, &user)?;
             users::set_active(&mut c, &t.id, &id, true)?;
+            audit(&mut c, &t, Some(&id), "user reactivate");
             eprintln!("{user} reactivated in {tenant}");
         }
         UserCmd::Delete { tenant, user } => {
             let (t, id) = find(&mut c, &tenant, &user)?;
             users::delete(&mut c, &t.id, &id)?;
+            audit(&mut c, &t, Some(&id), "user delete");
             eprintln!("{user} deleted from {tenant}");
         }
         UserCmd::ResetPassword {
@@ -547,7 +587,7 @@ fn user_cmd(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
             user,
             no_email,
         } => {
-            find(&mut c, &tenant, &user)?;
+            let (t, id) = find(&mut c, &tenant, &user)?;
             let link = passwords::start_reset(
                 &mut c,
                 &state.config.public_url,
@@ -562,6 +602,7 @@ fn user_cmd(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
                      address (use --no-email and hand the link over)"
                 )
             })?;
+            audit(&mut c, &t, Some(&id), "user reset-password");
             println!("{link}");
             eprintln!("password link for {user} in {tenant}: works once, for an hour");
         }
@@ -862,4 +903,66 @@ fn introspector_cmd(config: Config, cmd: IntrospectorCmd) -> anyhow::Result<()> 
         }
     }
     Ok(())
+}
+
+fn log_cmd(
+    config: Config,
+    tenant: &str,
+    since: Option<String>,
+    user: Option<String>,
+    status: Option<String>,
+    kind: Option<String>,
+    limit: i64,
+) -> anyhow::Result<()> {
+    use crate::activity;
+    let state = AppState::open(config)?;
+    let mut c = state.db.conn()?;
+    let t = tenants::by_slug(&mut c, tenant)?;
+    let q = activity::Query {
+        since: since
+            .map(|s| activity::since_filter(&s))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--since: {e}"))?,
+        status: status
+            .map(|s| activity::status_filter(&s))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--status: {e}"))?,
+        user_id: user
+            .map(|u| activity::user_filter(&mut c, &t.id, &u))
+            .transpose()?,
+        kind,
+        before: None,
+        limit: limit.clamp(1, 1000),
+    };
+    let (rows, _) = activity::list(&mut c, &t.id, &q)?;
+    for r in rows {
+        println!(
+            "{}\t{}\t{}\t{} {}\t{}{}\t{}\t{}",
+            r.at,
+            r.kind,
+            r.actor,
+            r.method,
+            r.path,
+            r.status,
+            r.scim_type.map(|t| format!(" {t}")).unwrap_or_default(),
+            r.resource_id.unwrap_or_default(),
+            r.summary
+        );
+    }
+    Ok(())
+}
+
+/// An admin action taken on the command line, in the tenant's activity log.
+fn audit(c: &mut crate::db::DbConn, tenant: &tenants::Tenant, user_id: Option<&str>, what: &str) {
+    let mut e = crate::activity::Entry::new("admin", &tenant.slug);
+    e.actor = "command line".into();
+    e.method = "CLI".into();
+    e.path = format!("muster {what}");
+    e.status = 200;
+    e.user_id = user_id.map(str::to_owned);
+    e.resource_id = e.user_id.clone();
+    e.summary = "done".into();
+    if let Err(err) = crate::activity::insert(c, &tenant.id, &e) {
+        tracing::warn!(error = %err, "the action is done but not in the activity log");
+    }
 }

@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 
 /// Every setting: its environment variable and its key in `muster.toml`.
-pub const SETTINGS: [(&str, &str); 10] = [
+pub const SETTINGS: [(&str, &str); 12] = [
     ("DATABASE_URL", "database_url"),
     ("MUSTER_BIND", "bind"),
     ("MUSTER_PUBLIC_URL", "public_url"),
@@ -19,6 +19,8 @@ pub const SETTINGS: [(&str, &str); 10] = [
     ("MUSTER_OUTBOX_DIR", "outbox_dir"),
     ("MUSTER_LOG", "log"),
     ("MUSTER_LOG_FORMAT", "log_format"),
+    ("MUSTER_ACTIVITY_LOG", "activity_log"),
+    ("MUSTER_ACTIVITY_RETENTION_DAYS", "activity_retention_days"),
 ];
 
 /// The settings as given, from the environment over `muster.toml`.
@@ -106,6 +108,10 @@ pub struct Config {
     pub smtp_url: Option<String>,
     pub mail_from: String,
     pub outbox_dir: std::path::PathBuf,
+    /// Record the provisioning activity log (SCIM requests, sign-ins, admin actions).
+    pub activity_log: bool,
+    /// Days an activity entry is kept.
+    pub activity_retention_days: u32,
 }
 
 impl Config {
@@ -163,6 +169,19 @@ impl Config {
         if let Some(dir) = var("MUSTER_OUTBOX_DIR") {
             config.outbox_dir = dir.into();
         }
+        if let Some(v) = var("MUSTER_ACTIVITY_LOG") {
+            config.activity_log = match v.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                _ => bail!(
+                    "{} must be on or off (got {v:?})",
+                    label("MUSTER_ACTIVITY_LOG")
+                ),
+            };
+        }
+        if let Some(days) = positive("MUSTER_ACTIVITY_RETENTION_DAYS")? {
+            config.activity_retention_days = days;
+        }
         Ok(config)
     }
 
@@ -197,6 +216,8 @@ impl Config {
             smtp_url: None,
             mail_from: format!("muster <muster@{host}>"),
             outbox_dir: "outbox".into(),
+            activity_log: true,
+            activity_retention_days: 90,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! muster: multi-tenant identity provisioning. Identity providers push users and groups over
 //! SCIM 2.0; see README.md for the architecture map.
 
+pub mod activity;
 pub mod admin;
 pub mod app;
 pub mod auth;

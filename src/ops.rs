@@ -7,6 +7,7 @@ use crate::app::AppState;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::HttpMessage;
 use actix_web::{web, HttpResponse};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
@@ -76,6 +77,10 @@ fn sane(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// The id of the request being served (request extensions).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// Every request: a request id and a span that carries it, one access-log line (method, path
 /// without the query, since filters can hold personal data, status, latency), and the
 /// request metrics by route pattern (bounded labels: `/scim/v2/{tenant}/Users/{id}`).
@@ -100,6 +105,7 @@ pub async fn observe(
     } else {
         req.path().to_owned()
     };
+    req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id);
     let mut res = next.call(req).instrument(span.clone()).await?;
     let status = res.status().as_u16();

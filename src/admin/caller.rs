@@ -20,6 +20,8 @@ pub enum Caller {
         tenant_id: String,
         tenant: String,
         user_id: String,
+        /// Their userName, for the activity log.
+        name: String,
         role: Role,
     },
 }
@@ -87,7 +89,7 @@ impl Caller {
     pub fn label(&self) -> String {
         match self {
             Caller::Platform { name } => format!("admin token {name}"),
-            Caller::Person { user_id, .. } => format!("user {user_id}"),
+            Caller::Person { name, .. } => format!("user {name}"),
         }
     }
 }
@@ -176,13 +178,14 @@ fn person(
     tenant: String,
     user_id: String,
 ) -> Result<Caller, ApiError> {
-    let role = crate::people::users::role(c, &tenant_id, &user_id)?
-        .ok_or_else(|| ApiError::unauthenticated("the user no longer exists"))?;
+    let u = crate::people::users::get(c, &tenant_id, &user_id)
+        .map_err(|_| ApiError::unauthenticated("the user no longer exists"))?;
     Ok(Caller::Person {
         tenant_id,
         tenant,
         user_id,
-        role,
+        name: u.user_name,
+        role: u.role.parse().unwrap_or(Role::Member),
     })
 }
 
@@ -208,11 +211,52 @@ pub async fn authenticate(
 ) -> Result<ServiceResponse, actix_web::Error> {
     match resolve(req.request().clone()).await {
         Ok(caller) => {
-            req.extensions_mut().insert(caller);
-            Ok(next.call(req).await?.map_into_boxed_body())
+            let changes = !req.method().is_safe();
+            let (method, path) = (req.method().to_string(), req.path().to_owned());
+            req.extensions_mut().insert(caller.clone());
+            let res = next.call(req).await?.map_into_boxed_body();
+            if changes {
+                record(&res, &caller, method, path).await;
+            }
+            Ok(res)
         }
         Err(e) => Ok(req.error_response(e)),
     }
+}
+
+/// An admin action on a tenant goes to that tenant's activity log.
+async fn record(res: &ServiceResponse, caller: &Caller, method: String, path: String) {
+    let Some(state) = res
+        .request()
+        .app_data::<web::Data<AppState>>()
+        .filter(|s| s.activity.enabled())
+    else {
+        return;
+    };
+    let Some(tenant) = tenant_of(&path) else {
+        return;
+    };
+    let mut e = crate::activity::Entry::new("admin", &tenant);
+    e.actor = caller.label();
+    e.status = res.status().as_u16();
+    e.summary = match res.response().extensions().get::<super::error::Code>() {
+        Some(code) => format!("refused: {}", code.0),
+        None => "done".to_owned(),
+    };
+    // `/tenants/{t}/users/{id}...`: the entry is about that user.
+    let mut parts = path.split('/').skip(5);
+    if parts.next() == Some("users") {
+        e.user_id = parts.next().map(str::to_owned);
+        e.resource_id.clone_from(&e.user_id);
+    }
+    e.request_id = res
+        .request()
+        .extensions()
+        .get::<crate::ops::RequestId>()
+        .map(|r| r.0.clone());
+    e.method = method;
+    e.path = path;
+    state.activity.record(e).await;
 }
 
 impl FromRequest for Caller {

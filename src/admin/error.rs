@@ -22,6 +22,10 @@ pub struct ApiError {
     pub field: Option<String>,
 }
 
+/// The code of an error answer, for the activity log.
+#[derive(Debug, Clone, Copy)]
+pub struct Code(pub &'static str);
+
 /// A handler's result.
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -85,7 +89,9 @@ impl ResponseError for ApiError {
                 r#"Bearer realm="muster admin""#,
             ));
         }
-        b.json(self)
+        let mut r = b.json(self);
+        r.extensions_mut().insert(Code(self.code));
+        r
     }
 }
 

@@ -265,6 +265,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    activity (id) {
+        id -> BigInt,
+        tenant_id -> Text,
+        at -> Text,
+        kind -> Text,
+        actor -> Text,
+        method -> Text,
+        path -> Text,
+        status -> Integer,
+        scim_type -> Nullable<Text>,
+        resource_id -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        summary -> Text,
+        request_id -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     scim_tokens,
@@ -287,5 +305,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_clients,
     admin_tokens,
     personal_tokens,
-    token_introspectors
+    token_introspectors,
+    activity
 );

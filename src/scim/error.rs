@@ -119,7 +119,12 @@ impl ResponseError for ScimError {
         if self.status == 401 {
             resp.insert_header(("WWW-Authenticate", "Bearer realm=\"muster\""));
         }
-        resp.body(self.body().to_string())
+        let mut r = resp.body(self.body().to_string());
+        if let Some(t) = self.scim_type {
+            r.extensions_mut()
+                .insert(crate::activity::ScimTypeTag(t.as_str().to_owned()));
+        }
+        r
     }
 }
 

@@ -15,8 +15,17 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// The routes, to be mounted at the root.
-pub fn scope() -> actix_web::Scope {
+pub fn scope() -> actix_web::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
     web::scope("/t/{tenant}")
+        .wrap(actix_web::middleware::from_fn(crate::activity::pages))
         .route("/login", web::get().to(login))
         .configure(crate::people::http::routes)
         .route("/account", web::get().to(account))
@@ -88,11 +97,14 @@ impl Page {
                 "login": self.login,
             }),
         );
-        html(
+        let mut r = html(
             actix_web::http::StatusCode::from_u16(self.status)
                 .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
         )
-        .body(body)
+        .body(body);
+        let why = self.detail.clone().unwrap_or_else(|| self.heading.clone());
+        r.extensions_mut().insert(crate::activity::Refusal(why));
+        r
     }
 }
 
@@ -836,7 +848,10 @@ pub(crate) async fn start_session(
     let target = return_to.unwrap_or_else(|| format!("/t/{}/account", t.slug));
     let mut sc = cookie(state, session_cookie_name(&t.slug), sid, "/".to_owned());
     sc.set_max_age(CookieDuration::seconds(session::LIFETIME.whole_seconds()));
-    Ok(see_other(&target).cookie(sc).finish())
+    let mut r = see_other(&target).cookie(sc).finish();
+    r.extensions_mut()
+        .insert(crate::activity::Subject(user_id.to_owned()));
+    Ok(r)
 }
 
 /// The session of this request for the tenant, if any.

@@ -4,6 +4,7 @@
 
 mod util;
 
+mod activity;
 mod admin;
 mod browser;
 mod bulk;

@@ -347,6 +347,7 @@ fn hold_back(data: &Value, cycle: &HashSet<String>) -> (Value, Vec<(String, Vec<
 pub async fn bulk(req: HttpRequest, payload: web::Payload) -> ScimResult<HttpResponse> {
     let ctx = authenticate(&req).await?;
     let body = read_json(payload, BULK_MAX_PAYLOAD).await?;
+    crate::activity::note(&req, crate::activity::describe_bulk(&body));
     let (ops, fail_on_errors) = parse(&body)?;
     let mut run = Run {
         ctx: &ctx,

@@ -11,15 +11,23 @@ use super::service::{Ctx, Out};
 use super::SCIM_JSON;
 use crate::app::AppState;
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse, Scope};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, Scope};
 use futures_util::StreamExt;
 use serde_json::Value;
 
 /// Largest request body outside Bulk.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// The `/scim/v2/{tenant}` scope.
-pub fn scope() -> Scope {
+/// The `/scim/v2/{tenant}` scope, every request of which goes to the activity log.
+pub fn scope() -> Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
     let not_allowed = || web::to(discovery::method_not_allowed);
     // Every resource answers an unserved method with a SCIM 405 body.
     resources::routes(web::scope("/scim/v2/{tenant}"))
@@ -66,6 +74,7 @@ pub fn scope() -> Scope {
         .service(web::resource("/Me").to(discovery::me))
         .service(web::resource("/Me/{rest:.*}").to(discovery::me))
         .default_service(web::to(not_found))
+        .wrap(actix_web::middleware::from_fn(crate::activity::scim))
 }
 
 /// 404 in SCIM form for any unknown URL.
@@ -113,6 +122,10 @@ pub async fn authenticate(req: &HttpRequest) -> ScimResult<Ctx> {
         .await?
         .ok_or_else(|| ScimError::status(401, "the bearer token is not valid for this tenant"))?;
     let base = format!("{}/scim/v2/{slug}", state.config.public_url);
+    req.extensions_mut().insert(crate::activity::Credential {
+        tenant_id: caller.tenant_id.clone(),
+        name: caller.token_name.clone(),
+    });
     Ok(Ctx {
         state,
         tenant_id: caller.tenant_id,

@@ -139,6 +139,7 @@ async fn create(kind: Kind, req: HttpRequest, payload: web::Payload) -> ScimResu
     let ctx = authenticate(&req).await?;
     let proj = projection(kind, &req)?;
     let body = read_json(payload, MAX_BODY).await?;
+    crate::activity::note(&req, crate::activity::describe_resource("created", &body));
     let out = service::create(&ctx, kind, body, proj).await?;
     Ok(resource_response(StatusCode::CREATED, &out))
 }
@@ -164,6 +165,7 @@ async fn replace(kind: Kind, req: HttpRequest, payload: web::Payload) -> ScimRes
     let ctx = authenticate(&req).await?;
     let proj = projection(kind, &req)?;
     let body = read_json(payload, MAX_BODY).await?;
+    crate::activity::note(&req, crate::activity::describe_resource("replaced", &body));
     let out = service::replace(&ctx, kind, id_of(&req), body, precondition(&req), proj).await?;
     Ok(resource_response(StatusCode::OK, &out))
 }
@@ -174,6 +176,7 @@ async fn replace(kind: Kind, req: HttpRequest, payload: web::Payload) -> ScimRes
 async fn patch(kind: Kind, req: HttpRequest, payload: web::Payload) -> ScimResult<HttpResponse> {
     let ctx = authenticate(&req).await?;
     let body = read_json(payload, MAX_BODY).await?;
+    crate::activity::note(&req, crate::activity::describe_patch(&body));
     let params = query_params(&req)?;
     let wants_body = kind == Kind::User
         || param(&params, "attributes").is_some()
