@@ -136,3 +136,21 @@ pub fn from_latencies(mut latencies: Vec<Duration>) -> Stats {
         ..Stats::default()
     }
 }
+
+/// Several runs of one operation as one: their requests and their time added up.
+pub fn merge(runs: Vec<Stats>) -> Stats {
+    let mut all = Stats {
+        latencies: Vec::new(),
+        errors: 0,
+        first_error: None,
+        elapsed: Duration::ZERO,
+    };
+    for r in runs {
+        all.latencies.extend(r.latencies);
+        all.errors += r.errors;
+        all.first_error = all.first_error.or(r.first_error);
+        all.elapsed += r.elapsed;
+    }
+    all.latencies.sort();
+    all
+}

@@ -28,6 +28,7 @@ pub fn markdown(args: &Args, results: &[BackendResult]) -> String {
     for r in results {
         throughput(&mut out, r);
     }
+    activity(&mut out, args, results);
     filter_scaling(&mut out, args, results);
     big_patch(&mut out, args, results);
     patch_costs(&mut out, args, results);
@@ -384,4 +385,44 @@ fn reproduce(out: &mut String, args: &Args) {
         args.concurrency,
         args.seconds
     );
+}
+
+/// Throughput with the activity log on and off, per backend.
+fn activity(out: &mut String, args: &Args, results: &[BackendResult]) {
+    line!(out, "## Activity log overhead");
+    line!(out);
+    line!(
+        out,
+        "The same operations on the server above (activity log on) and on a second muster over \
+         the same database with the log off, alternating in two rounds of {} s each, {} \
+         clients. Overhead = 1 - (on req/s / off req/s).",
+        (args.seconds / 2).max(1),
+        args.concurrency
+    );
+    line!(out);
+    line!(
+        out,
+        "| backend | operation | log on req/s | log off req/s | overhead | p50 on / off ms | errors |"
+    );
+    line!(out, "|---|---|---:|---:|---:|---:|---:|");
+    for r in results {
+        for (name, on, off) in &r.activity {
+            let overhead = if off.rate() > 0.0 {
+                (1.0 - on.rate() / off.rate()) * 100.0
+            } else {
+                0.0
+            };
+            line!(
+                out,
+                "| {} | {name} | {:.0} | {:.0} | {overhead:+.1}% | {:.2} / {:.2} | {} |",
+                r.backend.name(),
+                on.rate(),
+                off.rate(),
+                on.p50(),
+                off.p50(),
+                on.errors + off.errors
+            );
+        }
+    }
+    line!(out);
 }

@@ -99,6 +99,8 @@ pub struct BackendResult {
     /// Database-side cost of the member PATCH, per tenant (small, large).
     pub patch_costs: Vec<PatchCost>,
     pub ops: Vec<(&'static str, Stats)>,
+    /// The same operations with the activity log on and off (two servers on one database).
+    pub activity: Vec<(&'static str, Stats, Stats)>,
     pub plans: Vec<Plan>,
 }
 
@@ -142,6 +144,8 @@ async fn measure_all(server: &Server, args: &Args) -> anyhow::Result<BackendResu
     )
     .await?;
     let ops = throughput(&fx, args).await?;
+    println!("activity log on and off ...");
+    let activity = activity_overhead(server, &fx, args).await?;
     println!("query plans ...");
     let plans = explain::plans(
         &server.state,
@@ -162,6 +166,7 @@ async fn measure_all(server: &Server, args: &Args) -> anyhow::Result<BackendResu
         big_patch,
         patch_costs,
         ops,
+        activity,
         plans,
     })
 }
@@ -296,7 +301,9 @@ async fn throughput(fx: &Fixture, args: &Args) -> anyhow::Result<Vec<(&'static s
         ("group member add (1 per PATCH)", Op::MemberAdd),
     ] {
         println!("{name} ...");
-        let stats = op.run(fx, limits).await?;
+        let stats = op
+            .run(fx.large.clone(), Arc::clone(&fx.large_users), limits)
+            .await?;
         println!(
             "  {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
             stats.rate(),
@@ -306,6 +313,59 @@ async fn throughput(fx: &Fixture, args: &Args) -> anyhow::Result<Vec<(&'static s
         );
         out.push((name, stats));
     }
+    Ok(out)
+}
+
+/// What recording the activity log costs: the everyday SCIM operations on this server (log
+/// on) and on a second server over the same database with the log off, alternating in
+/// `ROUNDS` rounds so that drift weighs on both alike. The off server starts after the on
+/// server's earlier phases, so both measure the same data.
+async fn activity_overhead(
+    server: &Server,
+    fx: &Fixture,
+    args: &Args,
+) -> anyhow::Result<Vec<(&'static str, Stats, Stats)>> {
+    const ROUNDS: usize = 2;
+    let off = server.beside(false).await?;
+    let client = http_client(args.concurrency)?;
+    let off_scim = Scim::new(
+        client,
+        &off.url,
+        &fx.large_tenant.slug,
+        &fx.large_tenant.token,
+    );
+    let limits = Limits {
+        clients: args.concurrency,
+        duration: Duration::from_secs((args.seconds / ROUNDS as u64).max(1)),
+        per_client: 1_000_000,
+    };
+    let mut out = Vec::new();
+    let measured: anyhow::Result<()> = async {
+        for (name, op) in [
+            ("create (POST /Users)", Op::Create),
+            ("userName filter lookup", Op::Filter),
+            ("GET by id", Op::Get),
+            ("PATCH user (displayName, active)", Op::Patch),
+        ] {
+            let (mut on_runs, mut off_runs) = (Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                let users = Arc::clone(&fx.large_users);
+                on_runs.push(op.run(fx.large.clone(), Arc::clone(&users), limits).await?);
+                off_runs.push(op.run(off_scim.clone(), users, limits).await?);
+            }
+            let (on, offs) = (measure::merge(on_runs), measure::merge(off_runs));
+            println!(
+                "  {name}: log on {:.0} req/s, off {:.0} req/s",
+                on.rate(),
+                offs.rate()
+            );
+            out.push((name, on, offs));
+        }
+        Ok(())
+    }
+    .await;
+    off.stop().await?;
+    measured?;
     Ok(out)
 }
 
@@ -319,26 +379,35 @@ enum Op {
 }
 
 impl Op {
-    async fn run(self, fx: &Fixture, limits: Limits) -> anyhow::Result<Stats> {
-        let (scim, users) = (fx.large.clone(), Arc::clone(&fx.large_users));
+    async fn run(self, scim: Scim, users: Arc<Vec<User>>, limits: Limits) -> anyhow::Result<Stats> {
         // Numbers new users and picks the next member, so every add is a new one.
         let counter = Arc::new(AtomicUsize::new(0));
+        // Each run creates users of its own, so a second run never meets the first's names.
+        let domain = format!(
+            "load-{}.example.com",
+            uuid::Uuid::new_v4()
+                .simple()
+                .to_string()
+                .get(..8)
+                .unwrap_or("x")
+        );
         let group = match self {
             Op::MemberAdd => scim.group("grows").await?,
             _ => String::new(),
         };
         measure::run(limits, move |_, i| {
-            let (scim, users, counter, group) = (
+            let (scim, users, counter, group, domain) = (
                 scim.clone(),
                 Arc::clone(&users),
                 Arc::clone(&counter),
                 group.clone(),
+                domain.clone(),
             );
             async move {
                 match self {
                     Op::Create => {
                         let n = counter.fetch_add(1, Ordering::Relaxed);
-                        scim.create_user(&seed::user_body("load.example.com", n)).await
+                        scim.create_user(&seed::user_body(&domain, n)).await
                     }
                     Op::Filter => {
                         scim.filter_users(&Lookup::UserName.filter(pick(&users)), 1)

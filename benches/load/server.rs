@@ -78,6 +78,7 @@ pub struct Server {
     pub state: AppState,
     pub pool_size: u32,
     pub workers: usize,
+    database: DbUrl,
     handle: actix_web::dev::ServerHandle,
     thread: std::thread::JoinHandle<std::io::Result<()>>,
     pg: Option<PgDatabase>,
@@ -103,6 +104,32 @@ impl Server {
                 (DbUrl::Postgres(url), None, Some(pg))
             }
         };
+        let mut s = Server::open(backend, workers, pool, database, true).await?;
+        s.pg = pg;
+        s._dir = dir;
+        Ok(s)
+    }
+
+    /// A second muster on the same database (as a second process would be), with the activity
+    /// log on or off. Stopping it leaves the database to the first.
+    pub async fn beside(&self, activity_log: bool) -> anyhow::Result<Self> {
+        Server::open(
+            self.backend,
+            self.workers,
+            Some(self.pool_size),
+            self.database.clone(),
+            activity_log,
+        )
+        .await
+    }
+
+    async fn open(
+        backend: Backend,
+        workers: usize,
+        pool: Option<u32>,
+        database: DbUrl,
+        activity_log: bool,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         if !addr.ip().is_loopback() {
@@ -110,8 +137,9 @@ impl Server {
         }
         let url = format!("http://{addr}");
         let pool_size = pool.unwrap_or(backend.default_pool());
-        let mut config = Config::new(addr.to_string(), url.clone(), database, pool_size)?;
+        let mut config = Config::new(addr.to_string(), url.clone(), database.clone(), pool_size)?;
         config.workers = workers;
+        config.activity_log = activity_log;
         let state = tokio::task::spawn_blocking(move || AppState::open(config)).await??;
         let (handle, thread) = spawn_http(state.clone(), listener).await?;
         Ok(Server {
@@ -120,10 +148,11 @@ impl Server {
             state,
             pool_size,
             workers,
+            database,
             handle,
             thread,
-            pg,
-            _dir: dir,
+            pg: None,
+            _dir: None,
         })
     }
 
