@@ -20,6 +20,8 @@ pub struct AppState {
     pub email_stop: crate::notify::outbox::Stop,
     /// The provisioning activity log's queue.
     pub activity: crate::activity::Log,
+    /// This process's share of the SCIM rate counts.
+    pub limiter: crate::limits::Limiter,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
             mailer,
             email_stop: crate::notify::outbox::Stop::default(),
             activity: crate::activity::Log::new(config.activity_log),
+            limiter: crate::limits::Limiter::default(),
             db,
             config: Arc::new(config),
             hasher: Hasher::new(2),
@@ -77,6 +80,10 @@ pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server>
             state.mailer.clone(),
             state.config.mail_from.clone(),
             state.email_stop.clone(),
+        ));
+        rt.spawn(crate::limits::sync_loop(
+            state.db.clone(),
+            state.limiter.clone(),
         ));
         rt.spawn(crate::activity::writer(
             state.db.clone(),

@@ -303,6 +303,17 @@ enum TenantCmd {
         #[arg(long)]
         remove: bool,
     },
+    /// Set the tenant's SCIM rate limits in requests per minute (0: no limit); over a limit,
+    /// muster answers 429 with Retry-After. Without options, print them.
+    Limits {
+        slug: String,
+        /// Per SCIM token or OAuth client.
+        #[arg(long)]
+        per_credential: Option<i32>,
+        /// Per client address.
+        #[arg(long)]
+        per_address: Option<i32>,
+    },
     /// List the allowed return_to prefixes.
     Redirects { slug: String },
 }
@@ -452,6 +463,26 @@ fn tenant(config: Config, cmd: TenantCmd) -> anyhow::Result<()> {
                 idp::allow_redirect(&mut c, &slug, &prefix)?;
                 eprintln!("return_to URLs starting with {prefix} are allowed for {slug}");
             }
+        }
+        TenantCmd::Limits {
+            slug,
+            per_credential,
+            per_address,
+        } => {
+            tenants::set_limits(&mut c, &slug, per_credential, per_address)?;
+            let (cred, addr) = tenants::limits(&mut c, &slug)?;
+            let show = |n: i32| {
+                if n == 0 {
+                    "none".to_owned()
+                } else {
+                    format!("{n}/min")
+                }
+            };
+            println!(
+                "per-credential\t{}\nper-address\t{}",
+                show(cred),
+                show(addr)
+            );
         }
         TenantCmd::Redirects { slug } => {
             let t = tenants::by_slug(&mut c, &slug)?;

@@ -153,19 +153,24 @@ pub fn authenticate_scim(
     if claims.tenant != tenant_slug || !claims.scope.split(' ').any(|s| s == SCIM_SCOPE) {
         return Ok(None);
     }
-    let found: Option<(String, String, String)> = oc::table
-        .inner_join(
-            crate::db::schema::tenants::table.on(crate::db::schema::tenants::id.eq(oc::tenant_id)),
-        )
+    use crate::db::schema::tenants as t;
+    let found: Option<(String, String, String, (i32, i32))> = oc::table
+        .inner_join(t::table.on(t::id.eq(oc::tenant_id)))
         .filter(oc::client_id.eq(&claims.sub))
-        .filter(crate::db::schema::tenants::slug.eq(tenant_slug))
-        .select((oc::tenant_id, crate::db::schema::tenants::mode, oc::name))
+        .filter(t::slug.eq(tenant_slug))
+        .select((
+            oc::tenant_id,
+            t::mode,
+            oc::name,
+            (t::scim_rate_limit, t::address_rate_limit),
+        ))
         .first(c)
         .optional()?;
-    Ok(found.map(|(tenant_id, mode, name)| ScimCaller {
+    Ok(found.map(|(tenant_id, mode, name, limits)| ScimCaller {
         tenant_id,
         mode,
         token_name: format!("client {name}"),
+        limits,
     }))
 }
 

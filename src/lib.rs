@@ -10,6 +10,7 @@ pub mod clients;
 pub mod config;
 pub mod db;
 pub mod keys;
+pub mod limits;
 pub mod notify;
 pub mod ops;
 pub mod people;

@@ -51,6 +51,10 @@ pub struct Tenant {
     pub name: String,
     pub mode: String,
     pub created_at: String,
+    /// SCIM requests per minute per credential; 0 is no limit.
+    pub scim_rate_limit: i32,
+    /// SCIM requests per minute per client address; 0 is no limit.
+    pub address_rate_limit: i32,
 }
 
 /// What can go wrong managing tenants and tokens.
@@ -123,6 +127,8 @@ pub fn create(
         name: name.unwrap_or(slug).to_owned(),
         mode: mode.to_string(),
         created_at: now(),
+        scim_rate_limit: 0,
+        address_rate_limit: 0,
     };
     diesel::insert_into(tenants::table)
         .values((
@@ -252,6 +258,8 @@ pub struct ScimCaller {
     pub tenant_id: String,
     pub mode: String,
     pub token_name: String,
+    /// The tenant's rate limits (requests per minute; 0 is none): per credential, per address.
+    pub limits: (i32, i32),
 }
 
 /// Checks a bearer token against a tenant. Records the last use at most once a minute, so
@@ -264,7 +272,8 @@ pub fn authenticate(
     slug: &str,
     token: &str,
 ) -> Result<Option<ScimCaller>, DieselError> {
-    let found: Option<(String, String, String, String, Option<String>)> = scim_tokens::table
+    type Row = (String, String, String, String, Option<String>, (i32, i32));
+    let found: Option<Row> = scim_tokens::table
         .inner_join(tenants::table.on(tenants::id.eq(scim_tokens::tenant_id)))
         .filter(scim_tokens::token_hash.eq(secret::hash(token)))
         .filter(tenants::slug.eq(slug))
@@ -274,10 +283,11 @@ pub fn authenticate(
             scim_tokens::id,
             scim_tokens::name,
             scim_tokens::last_used_at,
+            (tenants::scim_rate_limit, tenants::address_rate_limit),
         ))
         .first(c)
         .optional()?;
-    let Some((tenant_id, mode, token_id, token_name, last_used)) = found else {
+    let Some((tenant_id, mode, token_id, token_name, last_used, limits)) = found else {
         return Ok(None);
     };
     let now = time::OffsetDateTime::now_utc();
@@ -291,5 +301,48 @@ pub fn authenticate(
         tenant_id,
         mode,
         token_name,
+        limits,
     }))
+}
+
+/// Sets a tenant's SCIM rate limits (requests per minute; 0 is none); `None` keeps one.
+///
+/// # Errors
+/// [`TenantError::NoTenant`], a negative limit.
+pub fn set_limits(
+    c: &mut DbConn,
+    slug: &str,
+    per_credential: Option<i32>,
+    per_address: Option<i32>,
+) -> Result<(), TenantError> {
+    if per_credential.is_some_and(|n| n < 0) || per_address.is_some_and(|n| n < 0) {
+        return Err(TenantError::Invalid(
+            "a limit is a number of requests per minute; 0 is no limit".into(),
+        ));
+    }
+    let t = by_slug(c, slug)?;
+    if let Some(n) = per_credential {
+        diesel::update(tenants::table.find(&t.id))
+            .set(tenants::scim_rate_limit.eq(n))
+            .execute(c)?;
+    }
+    if let Some(n) = per_address {
+        diesel::update(tenants::table.find(&t.id))
+            .set(tenants::address_rate_limit.eq(n))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// A tenant's SCIM rate limits: per credential, per client address.
+///
+/// # Errors
+/// [`TenantError::NoTenant`].
+pub fn limits(c: &mut DbConn, slug: &str) -> Result<(i32, i32), TenantError> {
+    tenants::table
+        .filter(tenants::slug.eq(slug))
+        .select((tenants::scim_rate_limit, tenants::address_rate_limit))
+        .first(c)
+        .optional()?
+        .ok_or_else(|| TenantError::NoTenant(slug.to_owned()))
 }

@@ -54,6 +54,10 @@ pub struct TenantOut {
     pub created_at: String,
     pub scim_base_url: String,
     pub login_url: String,
+    /// SCIM requests per minute per credential; 0 is no limit.
+    pub scim_rate_limit: i32,
+    /// SCIM requests per minute per client address; 0 is no limit.
+    pub address_rate_limit: i32,
 }
 
 fn tenant_out(state: &AppState, t: tenants::Tenant) -> TenantOut {
@@ -65,6 +69,8 @@ fn tenant_out(state: &AppState, t: tenants::Tenant) -> TenantOut {
         name: t.name,
         mode: t.mode,
         created_at: t.created_at,
+        scim_rate_limit: t.scim_rate_limit,
+        address_rate_limit: t.address_rate_limit,
     }
 }
 
@@ -147,9 +153,13 @@ async fn get_tenant(
 pub struct TenantChange {
     /// `scim`, `jit` or `invite`; users are kept.
     pub mode: Option<String>,
+    /// SCIM requests per minute per credential; 0 is no limit. Over it: 429 and Retry-After.
+    pub scim_rate_limit: Option<i32>,
+    /// SCIM requests per minute per client address; 0 is no limit.
+    pub address_rate_limit: Option<i32>,
 }
 
-/// Switch the provisioning mode.
+/// Switch the provisioning mode, or set the SCIM rate limits.
 #[utoipa::path(tag = "tenants", request_body = TenantChange, responses((status = 200, body = TenantOut)))]
 #[patch("/tenants/{tenant}")]
 async fn change_tenant(
@@ -160,17 +170,26 @@ async fn change_tenant(
 ) -> ApiResult<HttpResponse> {
     let slug = path.into_inner();
     caller.admin_of(&slug)?;
-    let m = body
-        .into_inner()
-        .mode
-        .map(|m| mode("mode", &m))
-        .transpose()?;
+    let b = body.into_inner();
+    let m = b.mode.map(|m| mode("mode", &m)).transpose()?;
+    for (field, v) in [
+        ("scim_rate_limit", b.scim_rate_limit),
+        ("address_rate_limit", b.address_rate_limit),
+    ] {
+        if v.is_some_and(|n| n < 0) {
+            return Err(ApiError::invalid(
+                field,
+                "a limit is a number of requests per minute; 0 is no limit",
+            ));
+        }
+    }
     let t = state
         .db
         .run_write(move |c| -> ApiResult<_> {
             if let Some(m) = m {
                 tenants::set_mode(c, &slug, m)?;
             }
+            tenants::set_limits(c, &slug, b.scim_rate_limit, b.address_rate_limit)?;
             Ok(tenants::by_slug(c, &slug)?)
         })
         .await?;

@@ -7,6 +7,8 @@ diesel::table! {
         name -> Text,
         mode -> Text,
         created_at -> Text,
+        scim_rate_limit -> Integer,
+        address_rate_limit -> Integer,
     }
 }
 
@@ -283,6 +285,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    rate_counts (key, window_start) {
+        key -> Text,
+        window_start -> BigInt,
+        count -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     scim_tokens,
@@ -306,5 +316,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     admin_tokens,
     personal_tokens,
     token_introspectors,
-    activity
+    activity,
+    rate_counts
 );

@@ -44,6 +44,8 @@ pub struct ScimError {
     pub status: u16,
     pub scim_type: Option<ScimType>,
     pub detail: String,
+    /// Seconds to wait, for a 429.
+    pub retry_after: Option<i64>,
 }
 
 /// Result of SCIM operations.
@@ -56,6 +58,7 @@ impl ScimError {
             status: 400,
             scim_type: Some(scim_type),
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -65,6 +68,7 @@ impl ScimError {
             status,
             scim_type: None,
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -79,6 +83,7 @@ impl ScimError {
             status: 409,
             scim_type: Some(ScimType::Uniqueness),
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -118,6 +123,9 @@ impl ResponseError for ScimError {
         resp.content_type(super::SCIM_JSON);
         if self.status == 401 {
             resp.insert_header(("WWW-Authenticate", "Bearer realm=\"muster\""));
+        }
+        if let Some(secs) = self.retry_after {
+            resp.insert_header(("Retry-After", secs.to_string()));
         }
         let mut r = resp.body(self.body().to_string());
         if let Some(t) = self.scim_type {

@@ -13,6 +13,7 @@ mod clients;
 mod filters;
 mod groups;
 mod introspect;
+mod limits;
 mod listing;
 mod ops;
 mod patch;
