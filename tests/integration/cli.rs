@@ -623,6 +623,7 @@ async fn no_secret_reaches_the_logs() {
     let dir = with_acme();
     let d = dir.path();
     let token = create_token(d, "acme", "okta");
+    let admin_token = ok(d, &["admin-token", "create"]).trim().to_owned();
     let port = free_port();
     // The links the CLI prints use the public URL, which must be the server's.
     let public = format!("http://127.0.0.1:{port}");
@@ -705,6 +706,27 @@ async fn no_secret_reaches_the_logs() {
         .await
         .unwrap();
     assert_eq!(me.status(), 200);
+    // A personal access token, made with the session and used; the admin token, used.
+    let pat: serde_json::Value = http
+        .post(format!("{}/admin/v1/tenants/acme/me/tokens", server.url))
+        .header("cookie", &session)
+        .json(&serde_json::json!({"name": "laptop"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pat = pat["token"].as_str().unwrap().to_owned();
+    for bearer in [&pat, &admin_token] {
+        let r = http
+            .get(format!("{}/admin/v1/tenants/acme/me/tokens", server.url))
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status() == 200 || r.status() == 403, "{}", r.status());
+    }
     // A reset link, written by the email worker into the outbox folder.
     let r = http
         .post(format!("{}/t/acme/forgot", server.url))
@@ -749,6 +771,8 @@ async fn no_secret_reaches_the_logs() {
         ("wrong password", "a wrong guess of hers"),
         ("session id", session_id),
         ("access token", jwt.as_str()),
+        ("personal access token", pat.as_str()),
+        ("admin token", admin_token.as_str()),
         ("invite token", invite_token),
         ("reset token", &reset_token[..20]),
     ] {
