@@ -37,7 +37,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(set_template)
         .service(reset_template)
         .service(list_keys)
-        .service(rotate_keys);
+        .service(rotate_keys)
+        .service(list_admin_tokens)
+        .service(create_admin_token)
+        .service(revoke_admin_token);
 }
 
 fn data(state: &web::Data<AppState>) -> AppState {
@@ -1000,4 +1003,76 @@ async fn rotate_keys(state: web::Data<AppState>, caller: Caller) -> ApiResult<Ht
         created_at: tenants::now(),
         retired_at: None,
     }))
+}
+
+/// A platform admin token as listed: never the secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminTokenOut {
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+/// A new platform admin token; `token` is shown only in this answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminTokenCreated {
+    pub name: String,
+    pub token: String,
+}
+
+/// The platform admin tokens (platform admins).
+#[utoipa::path(tag = "keys", responses((status = 200, body = Vec<AdminTokenOut>)))]
+#[get("/admin-tokens")]
+async fn list_admin_tokens(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    caller.platform()?;
+    let list = state
+        .db
+        .run(|c| -> ApiResult<_> { Ok(super::tokens::list(c)?) })
+        .await?;
+    let out: Vec<AdminTokenOut> = list
+        .into_iter()
+        .map(|(name, created_at, last_used_at)| AdminTokenOut {
+            name,
+            created_at,
+            last_used_at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Make a platform admin token (platform admins).
+#[utoipa::path(tag = "keys", request_body = Named, responses((status = 201, body = AdminTokenCreated), (status = 409, body = ApiError)))]
+#[post("/admin-tokens")]
+async fn create_admin_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<Named>,
+) -> ApiResult<HttpResponse> {
+    caller.platform()?;
+    let name = body.into_inner().name.trim().to_owned();
+    check_name(&name)?;
+    let n = name.clone();
+    let token = state
+        .db
+        .run_write(move |c| -> ApiResult<_> { Ok(super::tokens::create(c, &n)?) })
+        .await?;
+    Ok(no_store(HttpResponse::Created()).json(AdminTokenCreated { name, token }))
+}
+
+/// Revoke a platform admin token (platform admins); requests bearing it fail from the next
+/// one on.
+#[utoipa::path(tag = "keys", responses((status = 204), (status = 404, body = ApiError)))]
+#[delete("/admin-tokens/{name}")]
+async fn revoke_admin_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.platform()?;
+    let name = path.into_inner();
+    state
+        .db
+        .run_write(move |c| -> ApiResult<_> { Ok(super::tokens::revoke(c, &name)?) })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

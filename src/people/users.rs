@@ -228,18 +228,6 @@ pub fn list(
     s: &Search,
 ) -> Result<(Vec<Listed>, Option<String>), TenantError> {
     use crate::db::schema::attrs;
-    type Row = (
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        bool,
-        String,
-        String,
-        String,
-        String,
-    );
     let mut query = users::table
         .filter(users::tenant_id.eq(tenant_id))
         .into_boxed();
@@ -273,42 +261,20 @@ pub fn list(
         query = query.filter(users::user_name_key.gt(after.clone()));
     }
     let limit = s.limit.clamp(1, 500);
-    let rows: Vec<Row> = query
+    let rows: Vec<(String, Row)> = query
         .order(users::user_name_key)
         .limit(limit + 1)
-        .select((
-            users::id,
-            users::user_name_key,
-            users::user_name,
-            users::display_name,
-            users::external_id,
-            users::active,
-            users::role,
-            users::created_at,
-            users::updated_at,
-            users::doc,
-        ))
+        .select((users::user_name_key, COLUMNS))
         .load(c)?;
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     let mut next = None;
     let mut out = Vec::with_capacity(rows.len());
-    for (id, key, user_name, display_name, external_id, active, role, created, updated, doc) in rows
+    for (key, row) in rows
         .into_iter()
         .take(usize::try_from(limit).unwrap_or(usize::MAX))
     {
-        let doc: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
         next = Some(key);
-        out.push(Listed {
-            id,
-            user_name,
-            display_name,
-            email: primary_email(&doc),
-            external_id,
-            active,
-            role,
-            created_at: created,
-            updated_at: updated,
-        });
+        out.push(listed(row));
     }
     Ok((out, next.filter(|_| more)))
 }
@@ -330,39 +296,59 @@ pub fn primary_email(doc: &serde_json::Value) -> Option<String> {
 /// # Errors
 /// [`TenantError::NotFound`].
 pub fn get(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Listed, TenantError> {
-    type Row = (
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        bool,
-        String,
-        String,
-        String,
-        String,
-    );
-    let row: Option<Row> = users::table
+    let row: Row = users::table
         .filter(users::tenant_id.eq(tenant_id))
         .filter(users::id.eq(user_id))
-        .select((
-            users::id,
-            users::user_name,
-            users::display_name,
-            users::external_id,
-            users::active,
-            users::role,
-            users::created_at,
-            users::updated_at,
-            users::doc,
-        ))
+        .select(COLUMNS)
         .first(c)
-        .optional()?;
-    let (id, user_name, display_name, external_id, active, role, created_at, updated_at, doc) = row
+        .optional()?
         .ok_or_else(|| {
             TenantError::NotFound(format!("no user with id {user_id:?} in this tenant"))
         })?;
+    Ok(listed(row))
+}
+
+/// id, userName, displayName, externalId, active, role, created, updated, document.
+type Row = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    bool,
+    String,
+    String,
+    String,
+    String,
+);
+
+type Columns = (
+    users::id,
+    users::user_name,
+    users::display_name,
+    users::external_id,
+    users::active,
+    users::role,
+    users::created_at,
+    users::updated_at,
+    users::doc,
+);
+
+const COLUMNS: Columns = (
+    users::id,
+    users::user_name,
+    users::display_name,
+    users::external_id,
+    users::active,
+    users::role,
+    users::created_at,
+    users::updated_at,
+    users::doc,
+);
+
+fn listed(row: Row) -> Listed {
+    let (id, user_name, display_name, external_id, active, role, created_at, updated_at, doc) = row;
     let doc: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
-    Ok(Listed {
+    Listed {
         id,
         user_name,
         display_name,
@@ -372,5 +358,5 @@ pub fn get(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Listed, Ten
         role,
         created_at,
         updated_at,
-    })
+    }
 }

@@ -149,13 +149,14 @@ async fn openapi_lists_every_endpoint_and_each_wants_credentials(app: TestApp) {
         "PUT /admin/v1/tenants/{tenant}/templates/{kind}",
         "POST /admin/v1/tenants/{tenant}/me/tokens",
         "POST /admin/v1/keys/rotate",
+        "POST /admin/v1/admin-tokens",
     ] {
         assert!(
             operations.contains(&expected.to_owned()),
             "{expected} missing from {operations:?}"
         );
     }
-    assert!(operations.len() >= 38, "{operations:?}");
+    assert!(operations.len() >= 45, "{operations:?}");
     assert!(doc["components"]["schemas"]["ApiError"].is_object());
     for op in &operations {
         let (method, path) = op.split_once(' ').unwrap();
@@ -582,6 +583,41 @@ async fn platform_admin_sets_up_a_tenant(app: TestApp) {
     .await;
     assert_eq!(reset.1["custom"], false);
 
+    // Platform admin tokens: made, listed without the secret, revoked.
+    let made = call(
+        &app,
+        me,
+        Method::POST,
+        "/admin-tokens",
+        Some(json!({"name": format!("ci-{slug}")})),
+    )
+    .await;
+    assert_eq!(made.0, 201, "{}", made.1);
+    let ci = made.1["token"].as_str().unwrap().to_owned();
+    assert_eq!(get(&app, As::Bearer(&ci), "/keys").await.0, 200);
+    let listed = get(&app, me, "/admin-tokens").await;
+    assert!(
+        listed.1.to_string().contains(&format!("ci-{slug}")) && !listed.1.to_string().contains(&ci)
+    );
+    assert_eq!(
+        call(
+            &app,
+            me,
+            Method::DELETE,
+            &format!("/admin-tokens/ci-{slug}"),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    refused(
+        &get(&app, As::Bearer(&ci), "/keys").await,
+        401,
+        "unauthenticated",
+        None,
+    );
+
     // Signing keys.
     let before = get(&app, me, "/keys").await.1.as_array().unwrap().len();
     let rotated = call(&app, me, Method::POST, "/keys/rotate", None).await;
@@ -943,6 +979,19 @@ async fn tenant_admins_and_members_stay_in_their_lane(app: TestApp) {
         None,
     );
     refused(&get(&app, a, "/keys").await, 403, "forbidden", None);
+    refused(
+        &call(
+            &app,
+            a,
+            Method::POST,
+            "/admin-tokens",
+            Some(json!({"name": "mine"})),
+        )
+        .await,
+        403,
+        "forbidden",
+        None,
+    );
     // A muster access token of the other tenant does not open this one either.
     refused(
         &get(&app, As::Bearer(&t.token), &format!("{base}/users")).await,
