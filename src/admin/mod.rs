@@ -90,6 +90,19 @@ pub async fn openapi() -> HttpResponse {
     HttpResponse::Ok().json(document())
 }
 
+/// Runs a change on the write connection and answers 204 once it is done.
+///
+/// # Errors
+/// The change's own.
+pub async fn no_content<F, E>(state: &crate::app::AppState, f: F) -> ApiResult<HttpResponse>
+where
+    F: FnOnce(&mut crate::db::DbConn) -> Result<(), E> + Send + 'static,
+    E: Into<ApiError> + From<crate::db::DbError> + Send + 'static,
+{
+    state.db.run_write(f).await.map_err(Into::into)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Registers the admin API: the document first, then the scope that would otherwise take it.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(&format!("{BASE}/openapi.json"), web::get().to(openapi))

@@ -355,14 +355,11 @@ async fn revoke_user_token(
 ) -> ApiResult<HttpResponse> {
     let (slug, id, token) = path.into_inner();
     caller.admin_of(&slug)?;
-    state
-        .db
-        .run_write(move |c| -> ApiResult<_> {
-            let (t, u) = user_of(c, &slug, &id)?;
-            Ok(pats::revoke(c, &t.id, &u.id, &token)?)
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    super::no_content(&state, move |c| -> ApiResult<()> {
+        let (t, u) = user_of(c, &slug, &id)?;
+        Ok(pats::revoke(c, &t.id, &u.id, &token)?)
+    })
+    .await
 }
 
 /// An invitation.
@@ -503,11 +500,7 @@ async fn revoke_invite(
 ) -> ApiResult<HttpResponse> {
     let (slug, email) = path.into_inner();
     caller.admin_of(&slug)?;
-    state
-        .db
-        .run_write(move |c| -> ApiResult<_> { Ok(invites::revoke(c, &slug, &email)?) })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    super::no_content(&state, move |c| invites::revoke(c, &slug, &email)).await
 }
 
 /// A group.
@@ -796,9 +789,8 @@ async fn revoke_my_token(
 ) -> ApiResult<HttpResponse> {
     let (slug, token) = path.into_inner();
     let (tenant_id, user_id) = caller.person_of(&slug)?;
-    state
-        .db
-        .run_write(move |c| -> ApiResult<_> { Ok(pats::revoke(c, &tenant_id, &user_id, &token)?) })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    super::no_content(&state, move |c| {
+        pats::revoke(c, &tenant_id, &user_id, &token)
+    })
+    .await
 }

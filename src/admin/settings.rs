@@ -268,11 +268,7 @@ async fn remove_redirect(
     let slug = path.into_inner();
     caller.admin_of(&slug)?;
     let prefix = query.into_inner().prefix;
-    state
-        .db
-        .run_write(move |c| -> ApiResult<_> { Ok(idp::disallow_redirect(c, &slug, &prefix)?) })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    super::no_content(&state, move |c| idp::disallow_redirect(c, &slug, &prefix)).await
 }
 
 /// A SCIM token as listed: never the secret.
@@ -376,11 +372,7 @@ async fn revoke_scim_token(
 ) -> ApiResult<HttpResponse> {
     let (slug, name) = path.into_inner();
     caller.admin_of(&slug)?;
-    state
-        .db
-        .run_write(move |c| -> ApiResult<_> { Ok(tenants::revoke_token(c, &slug, &name)?) })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    super::no_content(&state, move |c| tenants::revoke_token(c, &slug, &name)).await
 }
 
 /// An OAuth client as listed: never the secret.
@@ -470,11 +462,7 @@ async fn remove_client(
 ) -> ApiResult<HttpResponse> {
     let (slug, name) = path.into_inner();
     caller.admin_of(&slug)?;
-    state
-        .db
-        .run_write(move |c| -> ApiResult<_> { Ok(crate::clients::remove(c, &slug, &name)?) })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    super::no_content(&state, move |c| crate::clients::remove(c, &slug, &name)).await
 }
 
 /// An identity provider as listed: never its client secret.
@@ -695,11 +683,7 @@ async fn remove_idp(
 ) -> ApiResult<HttpResponse> {
     let (slug, idp_slug) = path.into_inner();
     caller.admin_of(&slug)?;
-    state
-        .db
-        .run_write(move |c| -> ApiResult<_> { Ok(idp::remove(c, &slug, &idp_slug)?) })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    super::no_content(&state, move |c| idp::remove(c, &slug, &idp_slug)).await
 }
 
 /// A TokenIntrospector: JWTs from the tenant's IdP accepted as the person they name.
@@ -827,11 +811,7 @@ async fn remove_introspector(
 ) -> ApiResult<HttpResponse> {
     let (slug, name) = path.into_inner();
     caller.admin_of(&slug)?;
-    state
-        .db
-        .run_write(move |c| -> ApiResult<_> { Ok(introspect::remove(c, &slug, &name)?) })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    super::no_content(&state, move |c| introspect::remove(c, &slug, &name)).await
 }
 
 /// An email template.
@@ -1070,9 +1050,5 @@ async fn revoke_admin_token(
 ) -> ApiResult<HttpResponse> {
     caller.platform()?;
     let name = path.into_inner();
-    state
-        .db
-        .run_write(move |c| -> ApiResult<_> { Ok(super::tokens::revoke(c, &name)?) })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    super::no_content(&state, move |c| super::tokens::revoke(c, &name)).await
 }
