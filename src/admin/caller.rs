@@ -127,7 +127,11 @@ async fn resolve(req: HttpRequest) -> Result<Caller, ApiError> {
         req.cookie(&crate::sso::http::session_cookie_name(s))
             .map(|c| c.value().to_owned())
     });
-    if bearer.is_none() && cookie.is_some() && !req.method().is_safe() && foreign(&state, &req) {
+    if bearer.is_none()
+        && cookie.is_some()
+        && !req.method().is_safe()
+        && crate::auth::foreign_origin(&req, &state.config.public_url).is_some()
+    {
         // A browser's cookie rides along on requests other sites make; only muster's own
         // pages may change things with it.
         return Err(ApiError::forbidden(
@@ -187,17 +191,6 @@ fn person(
         name: u.user_name,
         role: u.role.parse().unwrap_or(Role::Member),
     })
-}
-
-/// Whether the request's `Origin` is another site's.
-fn foreign(state: &AppState, req: &HttpRequest) -> bool {
-    let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) else {
-        return false;
-    };
-    let ours = url::Url::parse(&state.config.public_url)
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default();
-    origin.to_str().unwrap_or_default() != ours
 }
 
 /// Middleware of the admin scope: authenticates before anything else is looked at, so a

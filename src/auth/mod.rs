@@ -3,6 +3,20 @@
 pub mod password;
 pub mod secret;
 
+/// The request's `Origin` when it is another site's than muster's own (`public_url`). Browsers
+/// send `Origin` on every cross-site POST; other clients may omit it, and are not refused.
+pub fn foreign_origin(req: &actix_web::HttpRequest, public_url: &str) -> Option<String> {
+    let origin = req
+        .headers()
+        .get(actix_web::http::header::ORIGIN)?
+        .to_str()
+        .unwrap_or_default();
+    let ours = url::Url::parse(public_url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    (origin != ours).then(|| origin.to_owned())
+}
+
 /// The `Authorization: Bearer` value of a request, if it has a non-empty one.
 pub fn bearer(req: &actix_web::HttpRequest) -> Option<String> {
     req.headers()

@@ -30,15 +30,7 @@ const WRONG: &str =
 /// A form posted from another site (login CSRF: signing a victim in to the attacker's
 /// account) is refused. Browsers send `Origin` on every form POST; other clients may omit it.
 fn foreign_origin(state: &AppState, req: &HttpRequest, tslug: &str) -> Option<HttpResponse> {
-    let origin = req
-        .headers()
-        .get(header::ORIGIN)?
-        .to_str()
-        .unwrap_or_default();
-    let ours = url::Url::parse(&state.config.public_url)
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default();
-    (origin != ours).then(|| {
+    crate::auth::foreign_origin(req, &state.config.public_url).map(|origin| {
         tracing::warn!(
             tenant = tslug,
             origin,
