@@ -290,11 +290,9 @@ pub fn authenticate(
     let Some((tenant_id, mode, token_id, token_name, last_used, limits)) = found else {
         return Ok(None);
     };
-    let now = time::OffsetDateTime::now_utc();
-    let stale = format_time(now - time::Duration::minutes(1));
-    if last_used.is_none_or(|t| t < stale) {
+    if let Some(stamp) = crate::auth::last_use_due(last_used.as_deref()) {
         diesel::update(scim_tokens::table.filter(scim_tokens::id.eq(&token_id)))
-            .set(scim_tokens::last_used_at.eq(format_time(now)))
+            .set(scim_tokens::last_used_at.eq(stamp))
             .execute(c)?;
     }
     Ok(Some(ScimCaller {

@@ -320,14 +320,9 @@ async fn list_scim_tokens(
 }
 
 fn check_name(name: &str) -> ApiResult<()> {
-    let n = name.trim();
-    if n.is_empty() || n.chars().count() > 100 {
-        return Err(ApiError::invalid(
-            "name",
-            "give a name of 1 to 100 characters",
-        ));
-    }
-    Ok(())
+    crate::auth::credential_name(name)
+        .map(|_| ())
+        .map_err(|e| ApiError::from(e).on("name"))
 }
 
 /// Make a SCIM token for the IdP.

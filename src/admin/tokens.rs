@@ -4,7 +4,6 @@
 use crate::auth::secret;
 use crate::db::schema::admin_tokens as at;
 use crate::db::DbConn;
-use crate::scim::index::format_time;
 use crate::tenants::{now, TenantError};
 use diesel::prelude::*;
 
@@ -19,12 +18,7 @@ pub type Listed = (String, String, Option<String>);
 /// # Errors
 /// An empty or taken name.
 pub fn create(c: &mut DbConn, name: &str) -> Result<String, TenantError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(TenantError::Invalid(
-            "a token needs a name of 1 to 100 characters".into(),
-        ));
-    }
+    let name = crate::auth::credential_name(name)?;
     let token = secret::generate(PREFIX);
     diesel::insert_into(at::table)
         .values((
@@ -85,10 +79,9 @@ pub fn authenticate(c: &mut DbConn, token: &str) -> Result<Option<String>, Tenan
     let Some((id, name, last_used)) = found else {
         return Ok(None);
     };
-    let now = time::OffsetDateTime::now_utc();
-    if last_used.is_none_or(|t| t < format_time(now - time::Duration::minutes(1))) {
+    if let Some(stamp) = crate::auth::last_use_due(last_used.as_deref()) {
         diesel::update(at::table.find(&id))
-            .set(at::last_used_at.eq(format_time(now)))
+            .set(at::last_used_at.eq(stamp))
             .execute(c)?;
     }
     Ok(Some(name))

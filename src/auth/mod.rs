@@ -3,6 +3,30 @@
 pub mod password;
 pub mod secret;
 
+/// A credential's name, trimmed: 1 to 100 characters.
+///
+/// # Errors
+/// [`TenantError::Invalid`] for an empty or longer name.
+pub fn credential_name(name: &str) -> Result<&str, crate::tenants::TenantError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(crate::tenants::TenantError::Invalid(
+            "give a name of 1 to 100 characters".into(),
+        ));
+    }
+    Ok(name)
+}
+
+/// The stamp to record as a credential's last use, when its last one is a minute old or
+/// more: authentication then does not turn every read into a write.
+pub fn last_use_due(last_used: Option<&str>) -> Option<String> {
+    let now = time::OffsetDateTime::now_utc();
+    let stale = crate::scim::index::format_time(now - time::Duration::minutes(1));
+    last_used
+        .is_none_or(|t| t < stale.as_str())
+        .then(|| crate::scim::index::format_time(now))
+}
+
 /// The request's `Origin` when it is another site's than muster's own (`public_url`). Browsers
 /// send `Origin` on every cross-site POST; other clients may omit it, and are not refused.
 pub fn foreign_origin(req: &actix_web::HttpRequest, public_url: &str) -> Option<String> {

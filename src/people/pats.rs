@@ -55,12 +55,7 @@ pub fn create(
     name: &str,
     days: Option<u16>,
 ) -> Result<Created, TenantError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(TenantError::Invalid(
-            "a token needs a name of 1 to 100 characters".into(),
-        ));
-    }
+    let name = crate::auth::credential_name(name)?;
     let expires_at = match days {
         Some(d) if d == 0 || d > MAX_DAYS => {
             return Err(TenantError::Invalid(format!(
@@ -146,8 +141,7 @@ pub fn authenticate(c: &mut DbConn, token: &str) -> Result<Option<Holder>, Tenan
     if !token.starts_with(PREFIX) {
         return Ok(None);
     }
-    let now = OffsetDateTime::now_utc();
-    let stamp = format_time(now);
+    let stamp = crate::tenants::now();
     type Row = (String, String, String, String, Option<String>);
     let found: Option<Row> = pt::table
         .inner_join(users::table.on(users::id.eq(pt::user_id)))
@@ -167,10 +161,9 @@ pub fn authenticate(c: &mut DbConn, token: &str) -> Result<Option<Holder>, Tenan
     let Some((id, tenant_id, tenant, user_id, last_used)) = found else {
         return Ok(None);
     };
-    let stale = format_time(now - Duration::minutes(1));
-    if last_used.is_none_or(|t| t < stale) {
+    if let Some(stamp) = crate::auth::last_use_due(last_used.as_deref()) {
         diesel::update(pt::table.find(&id))
-            .set(pt::last_used_at.eq(&stamp))
+            .set(pt::last_used_at.eq(stamp))
             .execute(c)?;
     }
     Ok(Some(Holder {
