@@ -182,14 +182,14 @@ fn person(
     tenant: String,
     user_id: String,
 ) -> Result<Caller, ApiError> {
-    let u = crate::people::users::get(c, &tenant_id, &user_id)
-        .map_err(|_| ApiError::unauthenticated("the user no longer exists"))?;
+    let (name, role) = crate::people::users::name_and_role(c, &tenant_id, &user_id)?
+        .ok_or_else(|| ApiError::unauthenticated("the user no longer exists"))?;
     Ok(Caller::Person {
         tenant_id,
         tenant,
         user_id,
-        name: u.user_name,
-        role: u.role.parse().unwrap_or(Role::Member),
+        name,
+        role,
     })
 }
 

@@ -140,18 +140,22 @@ impl std::str::FromStr for Role {
     }
 }
 
-/// A user's role; `None` when the tenant has no such user.
+/// A user's userName and role; `None` when the tenant has no such user.
 ///
 /// # Errors
 /// Database errors.
-pub fn role(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Option<Role>, TenantError> {
-    let stored: Option<String> = users::table
+pub fn name_and_role(
+    c: &mut DbConn,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<Option<(String, Role)>, TenantError> {
+    let stored: Option<(String, String)> = users::table
         .filter(users::tenant_id.eq(tenant_id))
         .filter(users::id.eq(user_id))
-        .select(users::role)
+        .select((users::user_name, users::role))
         .first(c)
         .optional()?;
-    Ok(stored.map(|r| r.parse().unwrap_or(Role::Member)))
+    Ok(stored.map(|(name, r)| (name, r.parse().unwrap_or(Role::Member))))
 }
 
 /// Gives a user a role.
