@@ -19,7 +19,6 @@ use diesel::prelude::*;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::{Map, Value};
-use std::time::Duration;
 
 /// Algorithms an introspector may accept: public-key signatures only, so a key set (which
 /// holds public keys) can never be used as an HMAC secret.
@@ -94,38 +93,12 @@ const COLUMNS: Columns = (
     ti::created_at,
 );
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default()
-    })
-}
-
 /// Fetches and parses a key set; the error says what is wrong, for the admin.
 ///
 /// # Errors
 /// Unreachable, not JSON, no usable key.
 pub async fn fetch_jwks(url: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
-    if !matches!(parsed.scheme(), "https" | "http") {
-        return Err(format!("{url:?} must be an http or https URL"));
-    }
-    let r = client()
-        .get(parsed)
-        .send()
-        .await
-        .map_err(|e| format!("cannot fetch the key set at {url}: {e}"))?;
-    if !r.status().is_success() {
-        return Err(format!("the key set at {url} answered {}", r.status()));
-    }
-    let text = r
-        .text()
-        .await
-        .map_err(|e| format!("cannot read the key set at {url}: {e}"))?;
+    let text = super::fetch_document(url, "the key set").await?;
     let set: JwkSet = serde_json::from_str(&text)
         .map_err(|e| format!("{url} does not serve a JSON Web Key Set: {e}"))?;
     if !set.keys.iter().any(|k| DecodingKey::from_jwk(k).is_ok()) {

@@ -14,6 +14,40 @@ pub mod token;
 
 use std::collections::BTreeMap;
 
+/// The largest document fetched from an identity provider (metadata, key sets).
+const MAX_DOCUMENT_BYTES: usize = 1 << 20;
+
+/// Fetches a document an admin pointed muster at (`what`, e.g. "the metadata"): http or https
+/// only, no redirects, bounded time and size, UTF-8.
+///
+/// # Errors
+/// Unreachable, not 2xx, too big, not text; the message names `what` and the URL.
+pub async fn fetch_document(url: &str, what: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(format!("{url:?} must be an http or https URL"));
+    }
+    let resp = oidc::http()
+        .get(parsed)
+        .send()
+        .await
+        .map_err(|e| format!("fetching {what} at {url} failed: {e}"))?;
+    if !resp.status().is_success() {
+        return Err(format!(
+            "fetching {what} at {url} failed: HTTP {}",
+            resp.status()
+        ));
+    }
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("reading {what} at {url} failed: {e}"))?;
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(format!("{what} at {url} is larger than 1 MiB"));
+    }
+    String::from_utf8(bytes.to_vec()).map_err(|_| format!("{what} at {url} is not UTF-8"))
+}
+
 /// What an IdP said about the person, after every signature and condition was checked.
 #[derive(Debug, Clone, Default)]
 pub struct Claims {

@@ -40,7 +40,8 @@ pub const JWKS_REFETCH_AFTER: time::Duration = time::Duration::minutes(1);
 
 /// The back-channel HTTP client: no redirects (a provider cannot bounce muster's requests to
 /// an internal address), bounded time.
-fn http() -> &'static openidconnect::reqwest::Client {
+/// The client muster reaches identity providers with: no redirects, 10 s per request.
+pub(crate) fn http() -> &'static openidconnect::reqwest::Client {
     static CLIENT: OnceLock<openidconnect::reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
         openidconnect::reqwest::Client::builder()

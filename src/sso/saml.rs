@@ -20,7 +20,6 @@ use samael::schema::Assertion;
 use samael::service_provider::{ServiceProvider, ServiceProviderBuilder};
 use samael::traits::ToXml;
 use std::collections::BTreeMap;
-use std::time::Duration;
 use time::OffsetDateTime;
 
 /// Signature algorithms accepted on responses. The list also bounds the digests, so SHA-1
@@ -39,9 +38,6 @@ const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// How old a response or assertion may be when it arrives (from its IssueInstant).
 const MAX_ISSUE_DELAY: chrono::TimeDelta = chrono::TimeDelta::seconds(180);
-
-/// The largest metadata document muster reads.
-const MAX_METADATA_BYTES: usize = 1 << 20;
 
 /// Where muster sits for one provider: its entity id (the SP metadata URL) and its ACS.
 #[derive(Debug, Clone)]
@@ -157,34 +153,7 @@ pub fn read_metadata(xml: &str, metadata_url: Option<String>) -> Result<SamlSett
 /// # Errors
 /// Unreachable, not 2xx, too big, not text.
 pub async fn fetch_metadata(url: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
-    if !matches!(parsed.scheme(), "https" | "http") {
-        return Err(format!("{url:?} must be an http or https URL"));
-    }
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let resp = client
-        .get(parsed)
-        .send()
-        .await
-        .map_err(|e| format!("fetching the metadata at {url} failed: {e}"))?;
-    if !resp.status().is_success() {
-        return Err(format!(
-            "fetching the metadata at {url} failed: HTTP {}",
-            resp.status()
-        ));
-    }
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| format!("reading the metadata at {url} failed: {e}"))?;
-    if bytes.len() > MAX_METADATA_BYTES {
-        return Err(format!("the metadata at {url} is larger than 1 MiB"));
-    }
-    String::from_utf8(bytes.to_vec()).map_err(|_| format!("the metadata at {url} is not UTF-8"))
+    super::fetch_document(url, "the metadata").await
 }
 
 /// muster's SP metadata for one provider: entity id, the HTTP-POST ACS, signed assertions
