@@ -131,8 +131,8 @@ pub async fn writer(db: Db, log: Log) {
     while let Ok(e) = rx.try_recv() {
         rest.push(e);
     }
-    for chunk in rest.chunks(BATCH) {
-        store(&db, chunk.to_vec()).await;
+    if !rest.is_empty() {
+        store(&db, rest).await;
     }
 }
 
@@ -296,16 +296,20 @@ fn state_of(req: &HttpRequest) -> Option<crate::app::AppState> {
         .map(|s| s.get_ref().clone())
 }
 
-/// The id a path names after the resource type: `/scim/v2/t/Users/<id>`.
-fn id_in_path(path: &str) -> Option<(Kind, String)> {
+/// The resource type a path is about, and the id it names: `/scim/v2/t/Users/<id>`
+/// (`/Users/.search` names none).
+fn resource_in_path(path: &str) -> Option<(Kind, Option<String>)> {
     let mut parts = path.split('/').skip(4);
     let kind = match parts.next()? {
         "Users" => Kind::User,
         "Groups" => Kind::Group,
         _ => return None,
     };
-    let id = parts.next().filter(|s| !s.is_empty())?;
-    Some((kind, id.to_owned()))
+    let id = parts
+        .next()
+        .filter(|s| !s.is_empty() && !s.starts_with('.'))
+        .map(str::to_owned);
+    Some((kind, id))
 }
 
 /// Middleware of the SCIM scope: records every request once it is answered.
@@ -342,23 +346,15 @@ pub async fn scim(
         e.summary = ext.get::<Change>().map(|c| c.0.clone()).unwrap_or_default();
         e.request_id = ext.get::<crate::ops::RequestId>().map(|r| r.0.clone());
     }
-    let from_path = id_in_path(&path);
-    let created = res
-        .headers()
-        .get(actix_web::http::header::LOCATION)
-        .and_then(|l| l.to_str().ok())
-        .and_then(|l| l.rsplit('/').next())
-        .map(str::to_owned);
-    let kind = from_path.as_ref().map(|(k, _)| *k).or_else(|| {
-        if path.contains("/Users") {
-            Some(Kind::User)
-        } else if path.contains("/Groups") {
-            Some(Kind::Group)
-        } else {
-            None
-        }
-    });
-    e.resource_id = from_path.map(|(_, id)| id).or(created);
+    let (kind, named) = resource_in_path(&path).unzip();
+    let created = || {
+        res.headers()
+            .get(actix_web::http::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| l.rsplit('/').next())
+            .map(str::to_owned)
+    };
+    e.resource_id = named.flatten().or_else(created);
     if kind == Some(Kind::User) {
         e.user_id.clone_from(&e.resource_id);
     }
@@ -758,6 +754,23 @@ mod tests {
              replace password (redacted), displayName=\"Ada L\"; removed title"
         );
         assert!(!patched.contains("s3cret") && !created.contains("hunter2"));
+    }
+
+    #[test]
+    fn paths_name_their_resource() {
+        assert_eq!(
+            resource_in_path("/scim/v2/acme/Users/u1"),
+            Some((Kind::User, Some("u1".to_owned())))
+        );
+        assert_eq!(
+            resource_in_path("/scim/v2/acme/Groups"),
+            Some((Kind::Group, None))
+        );
+        assert_eq!(
+            resource_in_path("/scim/v2/acme/Users/.search"),
+            Some((Kind::User, None))
+        );
+        assert_eq!(resource_in_path("/scim/v2/acme/Schemas/x"), None);
     }
 
     #[test]
