@@ -47,7 +47,8 @@ pub struct NewIntrospector {
 }
 
 /// An introspector as stored.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ti)]
 pub struct Introspector {
     pub id: String,
     pub tenant_id: String,
@@ -62,36 +63,6 @@ pub struct Introspector {
     pub jwks_fetched_at: Option<String>,
     pub created_at: String,
 }
-
-type Columns = (
-    ti::id,
-    ti::tenant_id,
-    ti::idp_id,
-    ti::name,
-    ti::issuer,
-    ti::audience,
-    ti::jwks_url,
-    ti::algorithms,
-    ti::subject_claim,
-    ti::jwks,
-    ti::jwks_fetched_at,
-    ti::created_at,
-);
-
-const COLUMNS: Columns = (
-    ti::id,
-    ti::tenant_id,
-    ti::idp_id,
-    ti::name,
-    ti::issuer,
-    ti::audience,
-    ti::jwks_url,
-    ti::algorithms,
-    ti::subject_claim,
-    ti::jwks,
-    ti::jwks_fetched_at,
-    ti::created_at,
-);
 
 /// Fetches and parses a key set; the error says what is wrong, for the admin.
 ///
@@ -195,7 +166,10 @@ pub async fn add(
                     e.into()
                 }
             })?;
-        Ok(ti::table.find(&id).select(COLUMNS).first(c)?)
+        Ok(ti::table
+            .find(&id)
+            .select(Introspector::as_select())
+            .first(c)?)
     })
     .await
 }
@@ -211,7 +185,7 @@ pub fn list(c: &mut DbConn, tenant_slug: &str) -> Result<Vec<(Introspector, Stri
         .inner_join(ip::table.on(ip::id.eq(ti::idp_id)))
         .filter(ti::tenant_id.eq(&t.id))
         .order(ti::name)
-        .select((COLUMNS, ip::slug))
+        .select((Introspector::as_select(), ip::slug))
         .load(c)?)
 }
 
@@ -270,7 +244,7 @@ pub async fn authenticate(
             ti::table
                 .filter(ti::tenant_id.eq(&tid))
                 .filter(ti::issuer.eq(&iss))
-                .select(COLUMNS)
+                .select(Introspector::as_select())
                 .first(c)
                 .optional()
                 .map_err(TokenError::from)
