@@ -122,20 +122,23 @@ pub async fn authenticate(req: &HttpRequest) -> ScimResult<Ctx> {
         .await?
         .ok_or_else(|| ScimError::status(401, "the bearer token is not valid for this tenant"))?;
     let base = format!("{}/scim/v2/{slug}", state.config.public_url);
-    let address = req
-        .peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
     let (per_credential, per_address) = caller.limits;
     let admitted = state
         .limiter
         .admit(
-            &format!("cred {} {}", caller.tenant_id, caller.token_name),
+            || format!("cred {} {}", caller.tenant_id, caller.token_name),
             per_credential,
         )
         .and_then(|()| {
-            state
-                .limiter
-                .admit(&format!("addr {} {address}", caller.tenant_id), per_address)
+            state.limiter.admit(
+                || {
+                    let address = req
+                        .peer_addr()
+                        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+                    format!("addr {} {address}", caller.tenant_id)
+                },
+                per_address,
+            )
         });
     req.extensions_mut().insert(crate::activity::Credential {
         tenant_id: caller.tenant_id.clone(),
