@@ -43,6 +43,19 @@ pub fn require(c: &mut DbConn, tenant_id: &str, login: &str) -> Result<String, T
         .ok_or_else(|| TenantError::NotFound(format!("no user {login:?} in this tenant")))
 }
 
+/// Whether a user of the tenant is active; `None` when there is no such user.
+///
+/// # Errors
+/// Database errors.
+pub fn active(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Option<bool>, TenantError> {
+    Ok(users::table
+        .filter(users::tenant_id.eq(tenant_id))
+        .filter(users::id.eq(user_id))
+        .select(users::active)
+        .first(c)
+        .optional()?)
+}
+
 /// Sets `active`; deactivating ends every session of the user at once.
 ///
 /// # Errors

@@ -255,12 +255,7 @@ fn link_identity(
 }
 
 fn active(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Option<bool>, LinkError> {
-    Ok(users::table
-        .filter(users::tenant_id.eq(tenant_id))
-        .filter(users::id.eq(user_id))
-        .select(users::active)
-        .first(c)
-        .optional()?)
+    Ok(crate::people::users::active(c, tenant_id, user_id)?)
 }
 
 fn by_user_name(c: &mut DbConn, tenant_id: &str, name: &str) -> Result<Option<String>, LinkError> {

@@ -273,8 +273,8 @@ pub fn signed_in(
         }
         (Some(b), _) => {
             let claims = verify(c, public_url, slug, b)?;
-            let live = person(c, &t.id, &claims.sub)?.is_some_and(|p| p.active);
-            if !live {
+            let live = crate::people::users::active(c, &t.id, &claims.sub)?;
+            if live != Some(true) {
                 return Err(TokenError::Invalid("the token's user is not active".into()));
             }
             claims.sub
