@@ -152,7 +152,6 @@ pub async fn sync_loop(db: Db, limiter: Limiter) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -222,7 +222,6 @@ pub fn reset(c: &mut DbConn, tenant_slug: &str, kind: Kind) -> Result<(), Tenant
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

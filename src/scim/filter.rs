@@ -1131,7 +1131,6 @@ fn order(attr: &Value, value: &CompValue, exact: &dyn Fn() -> bool) -> Option<Or
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -149,7 +149,6 @@ fn push_attr(ext: Option<&str>, attr: &Attribute, v: &Value, out: &mut Vec<AttrR
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

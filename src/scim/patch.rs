@@ -710,7 +710,6 @@ fn literals(f: &Filter, attr: &Attribute) -> Option<Map<String, Value>> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -630,7 +630,6 @@ fn remove_sel(full: &mut Map<String, Value>, sel: &Sel) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -356,7 +356,6 @@ fn common(name: &str, sub: Option<&str>) -> Option<Common> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
