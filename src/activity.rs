@@ -9,8 +9,8 @@
 //! only of a few harmless ones.
 
 use crate::db::schema::activity as a;
+use crate::db::time::format_time;
 use crate::db::{Db, DbConn, DbError};
-use crate::scim::index::format_time;
 use crate::scim::schema::Kind;
 use crate::tenants::TenantError;
 use actix_web::body::MessageBody;
@@ -668,7 +668,7 @@ pub fn status_filter(s: &str) -> Result<(i32, i32), String> {
 /// Anything else.
 pub fn since_filter(s: &str) -> Result<String, String> {
     let s = s.trim();
-    if let Some(t) = crate::scim::index::normalize_time(s) {
+    if let Some(t) = crate::db::time::normalize_time(s) {
         return Ok(t);
     }
     let (n, unit) = s.split_at(s.len().saturating_sub(1));

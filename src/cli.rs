@@ -563,7 +563,7 @@ fn invite_cmd(
     };
     eprintln!(
         "{email} {what} to {tenant} until {}; {how}",
-        crate::people::human_time(i.expires_at)
+        crate::db::time::human_time(i.expires_at)
     );
     Ok(())
 }

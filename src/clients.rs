@@ -6,9 +6,10 @@
 use crate::app::AppState;
 use crate::auth::secret;
 use crate::db::schema::oauth_clients as oc;
+use crate::db::time::now;
 use crate::db::DbConn;
 use crate::keys;
-use crate::tenants::{self, now, ScimCaller, TenantError};
+use crate::tenants::{self, ScimCaller, TenantError};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
@@ -317,7 +318,7 @@ fn issue(
     };
     let jwt = keys::sign(c, &claims).map_err(|e| TenantError::Invalid(e.to_string()))?;
     diesel::update(oc::table.find(&client_id))
-        .set(oc::last_used_at.eq(crate::scim::index::format_time(now)))
+        .set(oc::last_used_at.eq(crate::db::time::format_time(now)))
         .execute(c)?;
     Ok(Ok((jwt, claims.scope)))
 }

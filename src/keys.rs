@@ -4,8 +4,8 @@
 //! JWKS until every token it signed has expired.
 
 use crate::db::schema::signing_keys;
+use crate::db::time::format_time;
 use crate::db::{DbConn, DbError};
-use crate::scim::index::format_time;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use diesel::prelude::*;

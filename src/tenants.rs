@@ -2,8 +2,8 @@
 
 use crate::auth::secret;
 use crate::db::schema::{scim_tokens, tenants};
+use crate::db::time::now;
 use crate::db::DbConn;
-use crate::scim::index::format_time;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use std::fmt;
@@ -83,11 +83,6 @@ pub enum TenantError {
     Db(#[from] DieselError),
     #[error(transparent)]
     Storage(#[from] crate::db::DbError),
-}
-
-/// The current time in the stored format.
-pub fn now() -> String {
-    format_time(time::OffsetDateTime::now_utc())
 }
 
 /// A slug is what appears in URLs: lower-case letters, digits and `-`, 1 to 63 characters.

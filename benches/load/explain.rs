@@ -9,9 +9,9 @@ use anyhow::{anyhow, Context};
 use diesel::sql_types::{BigInt, Integer, Text};
 use diesel::QueryableByName;
 use muster::app::AppState;
+use muster::db::sql::Sql;
 use muster::db::{self, DbError, Dialect};
 use muster::scim::filter::parse_filter;
-use muster::scim::query::Sql;
 use muster::scim::schema::Kind;
 use muster::scim::service::DEFAULT_COUNT;
 use muster::scim::store::{page_sql, ListQuery};
@@ -117,7 +117,7 @@ where
             (0..TIMED_RUNS)
                 .map(|_| {
                     let t = Instant::now();
-                    db::load::<T>(c, &sql)?;
+                    db::sql::load::<T>(c, &sql)?;
                     Ok(t.elapsed())
                 })
                 .collect::<Result<Vec<_>, DbError>>()
@@ -136,7 +136,7 @@ async fn plan(state: &AppState, sql: &Sql) -> anyhow::Result<String> {
             let q = prefixed("EXPLAIN QUERY PLAN", sql);
             let rows = state
                 .db
-                .run(move |c| db::load::<SqlitePlanRow>(c, &q).map_err(DbError::from))
+                .run(move |c| db::sql::load::<SqlitePlanRow>(c, &q).map_err(DbError::from))
                 .await?;
             Ok(sqlite_tree(&rows))
         }
@@ -144,7 +144,7 @@ async fn plan(state: &AppState, sql: &Sql) -> anyhow::Result<String> {
             let q = prefixed("EXPLAIN (ANALYZE, BUFFERS)", sql);
             let rows = state
                 .db
-                .run(move |c| db::load::<PgPlanRow>(c, &q).map_err(DbError::from))
+                .run(move |c| db::sql::load::<PgPlanRow>(c, &q).map_err(DbError::from))
                 .await?;
             Ok(rows
                 .into_iter()
@@ -224,7 +224,7 @@ pub async fn db_version(state: &AppState) -> anyhow::Result<String> {
     };
     let rows = state
         .db
-        .run(move |c| db::load::<Version>(c, &sql).map_err(DbError::from))
+        .run(move |c| db::sql::load::<Version>(c, &sql).map_err(DbError::from))
         .await?;
     Ok(format!(
         "{name} {}",

@@ -10,7 +10,6 @@ use muster::scim::patch::parse_ops;
 use muster::scim::resource::normalize;
 use muster::scim::schema::Kind;
 use muster::scim::store::{self, Key, Precondition};
-use muster::tenants;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -41,7 +40,7 @@ async fn timed_add(state: &AppState, tenant: &str, ids: Vec<String>) -> anyhow::
     state
         .db
         .run_write(move |c| {
-            let now = tenants::now();
+            let now = muster::db::time::now();
             let group = normalize(Kind::Group, &json!({"displayName": "cost"}))?;
             let g = store::create(c, &tenant, Kind::Group, group, None, &now)?;
             let key = Key {

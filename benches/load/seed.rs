@@ -133,7 +133,7 @@ fn create_users(
     from: usize,
     to: usize,
 ) -> Result<Vec<User>, ScimError> {
-    let now = tenants::now();
+    let now = muster::db::time::now();
     let mut out = Vec::with_capacity(to.saturating_sub(from));
     for n in from..to {
         let body = user_body(domain, n);

@@ -483,7 +483,7 @@ async fn create_invite(
     Ok(b.json(Invited {
         email,
         user_id: i.user_id,
-        expires_at: crate::scim::index::format_time(i.expires_at),
+        expires_at: crate::db::time::format_time(i.expires_at),
         resent: i.resent,
         emailed: send,
         link: (!send).then_some(i.link),

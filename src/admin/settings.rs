@@ -975,7 +975,7 @@ async fn rotate_keys(state: web::Data<AppState>, caller: Caller) -> ApiResult<Ht
         .await?;
     Ok(HttpResponse::Created().json(KeyOut {
         kid,
-        created_at: tenants::now(),
+        created_at: crate::db::time::now(),
         retired_at: None,
     }))
 }

@@ -3,8 +3,9 @@
 
 use crate::auth::secret;
 use crate::db::schema::admin_tokens as at;
+use crate::db::time::now;
 use crate::db::DbConn;
-use crate::tenants::{now, TenantError};
+use crate::tenants::TenantError;
 use diesel::prelude::*;
 
 /// Every platform admin token starts with this.

@@ -21,10 +21,10 @@ pub fn credential_name(name: &str) -> Result<&str, crate::tenants::TenantError> 
 /// more: authentication then does not turn every read into a write.
 pub fn last_use_due(last_used: Option<&str>) -> Option<String> {
     let now = time::OffsetDateTime::now_utc();
-    let stale = crate::scim::index::format_time(now - time::Duration::minutes(1));
+    let stale = crate::db::time::format_time(now - time::Duration::minutes(1));
     last_used
         .is_none_or(|t| t < stale.as_str())
-        .then(|| crate::scim::index::format_time(now))
+        .then(|| crate::db::time::format_time(now))
 }
 
 /// The request's `Origin` when it is another site's than muster's own (`public_url`). Browsers

@@ -2,6 +2,9 @@
 //! migrations per backend, and the helper that runs diesel work on the blocking pool.
 
 pub mod schema;
+pub mod sql;
+pub mod text;
+pub mod time;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
@@ -332,46 +335,6 @@ pub fn is_unique_violation(e: &DieselError) -> bool {
 
 /// The backend type of [`DbConn`].
 pub type Backend = <DbConn as Connection>::Backend;
-
-/// Runs a statement built with `scim::query::Builder`.
-///
-/// # Errors
-/// The database's error.
-pub fn exec(conn: &mut DbConn, sql: &crate::scim::query::Sql) -> diesel::QueryResult<usize> {
-    use diesel::RunQueryDsl;
-    boxed(sql).execute(conn)
-}
-
-/// Loads rows of a query built with `scim::query::Builder`.
-///
-/// # Errors
-/// The database's error.
-pub fn load<T>(conn: &mut DbConn, sql: &crate::scim::query::Sql) -> diesel::QueryResult<Vec<T>>
-where
-    T: diesel::QueryableByName<Backend> + 'static,
-{
-    use diesel::RunQueryDsl;
-    boxed(sql).load(conn)
-}
-
-fn boxed(
-    sql: &crate::scim::query::Sql,
-) -> diesel::query_builder::BoxedSqlQuery<'static, Backend, diesel::query_builder::SqlQuery> {
-    use crate::scim::query::Bind;
-    use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
-    let mut q = diesel::sql_query(sql.text.clone()).into_boxed::<Backend>();
-    for b in &sql.binds {
-        q = match b.clone() {
-            Bind::Text(s) => q.bind::<Text, _>(s),
-            Bind::OptText(s) => q.bind::<Nullable<Text>, _>(s),
-            Bind::Num(n) => q.bind::<Double, _>(n),
-            Bind::OptNum(n) => q.bind::<Nullable<Double>, _>(n),
-            Bind::Int(n) => q.bind::<BigInt, _>(n),
-            Bind::Bool(v) => q.bind::<Bool, _>(v),
-        };
-    }
-    q
-}
 
 #[cfg(test)]
 mod tests {

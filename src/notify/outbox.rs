@@ -7,8 +7,8 @@
 use super::mailer::Mailer;
 use super::{Kind, Rendered};
 use crate::db::schema::notifications as n;
+use crate::db::time::format_time;
 use crate::db::{Db, DbConn};
-use crate::scim::index::format_time;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use std::time::Duration as StdDuration;

@@ -5,8 +5,9 @@
 
 use super::{Kind, Rendered};
 use crate::db::schema::notification_templates as t;
+use crate::db::time::now;
 use crate::db::DbConn;
-use crate::tenants::{self, now, TenantError};
+use crate::tenants::{self, TenantError};
 use diesel::prelude::*;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde_json::{json, Value};

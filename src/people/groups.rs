@@ -2,8 +2,8 @@
 //! changed over SCIM (or by sign-ins in `jit` mode); this is the read side.
 
 use crate::db::schema::{groups as g, members as m, users as u};
+use crate::db::text::norm_str;
 use crate::db::DbConn;
-use crate::scim::index::norm_str;
 use crate::tenants::TenantError;
 use diesel::prelude::*;
 
@@ -42,7 +42,7 @@ pub fn list(
     let limit = limit.clamp(1, 500);
     let mut query = g::table.filter(g::tenant_id.eq(tenant_id)).into_boxed();
     if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = super::users::contains_pattern(&norm_str(q, false));
+        let pattern = crate::db::text::contains_pattern(&norm_str(q, false));
         query = query.filter(
             diesel::dsl::sql::<diesel::sql_types::Bool>("lower(display_name) LIKE ")
                 .bind::<diesel::sql_types::Text, _>(pattern)

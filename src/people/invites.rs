@@ -4,16 +4,18 @@
 //! tenant's IdP whose verified email matches) activates the user. Inviting again issues a new
 //! link and revokes the old one.
 
-use super::{human_time, scim, users};
+use super::{scim, users};
 use crate::auth::secret;
 use crate::db::schema::{invites as inv, users as u};
+use crate::db::time::format_time;
+use crate::db::time::human_time;
+use crate::db::time::now;
 use crate::db::{write_tx, DbConn};
 use crate::notify::{outbox, templates, Kind as MailKind};
-use crate::scim::index::format_time;
 use crate::scim::resource;
 use crate::scim::schema::Kind;
 use crate::scim::store;
-use crate::tenants::{self, now, Tenant, TenantError};
+use crate::tenants::{self, Tenant, TenantError};
 use diesel::prelude::*;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};

@@ -15,11 +15,3 @@ use crate::tenants::TenantError;
 pub(crate) fn scim(e: ScimError) -> TenantError {
     TenantError::Invalid(e.detail)
 }
-
-/// `2026-11-30 14:00 UTC`, as emails and pages show a time.
-pub fn human_time(t: time::OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&f)
-        .unwrap_or_default()
-}

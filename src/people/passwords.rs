@@ -5,13 +5,16 @@
 //! database, so it holds across muster processes: past the limit, the answer is 429 with
 //! Retry-After before any hash is computed, which keeps guessing slow and the CPUs free.
 
-use super::{human_time, users};
+use super::users;
 use crate::auth::secret;
 use crate::db::schema::{login_failures as lf, password_resets as pr, users as u};
+use crate::db::text::norm_str;
+use crate::db::time::format_time;
+use crate::db::time::human_time;
+use crate::db::time::now;
 use crate::db::{write_tx, DbConn};
 use crate::notify::{outbox, templates, Kind as MailKind};
-use crate::scim::index::{format_time, norm_str};
-use crate::tenants::{self, now, TenantError};
+use crate::tenants::{self, TenantError};
 use diesel::prelude::*;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};

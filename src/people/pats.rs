@@ -4,9 +4,10 @@
 
 use crate::auth::secret;
 use crate::db::schema::{personal_tokens as pt, tenants, users};
+use crate::db::time::format_time;
+use crate::db::time::now;
 use crate::db::DbConn;
-use crate::scim::index::format_time;
-use crate::tenants::{now, TenantError};
+use crate::tenants::TenantError;
 use diesel::prelude::*;
 use time::{Duration, OffsetDateTime};
 
@@ -141,7 +142,7 @@ pub fn authenticate(c: &mut DbConn, token: &str) -> Result<Option<Holder>, Tenan
     if !token.starts_with(PREFIX) {
         return Ok(None);
     }
-    let stamp = crate::tenants::now();
+    let stamp = crate::db::time::now();
     type Row = (String, String, String, String, Option<String>);
     let found: Option<Row> = pt::table
         .inner_join(users::table.on(users::id.eq(pt::user_id)))

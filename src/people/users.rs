@@ -4,12 +4,13 @@
 
 use super::scim;
 use crate::db::schema::{groups, members, users};
+use crate::db::text::norm_str;
+use crate::db::time::now;
 use crate::db::DbConn;
-use crate::scim::index::norm_str;
 use crate::scim::patch;
 use crate::scim::schema::Kind;
 use crate::scim::store::{self, Key, Precondition};
-use crate::tenants::{now, TenantError};
+use crate::tenants::TenantError;
 use diesel::prelude::*;
 use serde_json::json;
 
@@ -221,19 +222,6 @@ pub struct Search {
     pub limit: i64,
 }
 
-/// `%text%` for LIKE, with LIKE's own wildcards in `text` taken literally (escape `\`).
-pub(crate) fn contains_pattern(text: &str) -> String {
-    let mut p = String::from("%");
-    for ch in text.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(ch);
-    }
-    p.push('%');
-    p
-}
-
 /// One page of a tenant's users in userName order, and the cursor of the next page (the last
 /// userName key of this one) when there may be more.
 ///
@@ -249,7 +237,7 @@ pub fn list(
         .filter(users::tenant_id.eq(tenant_id))
         .into_boxed();
     if let Some(q) = s.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = contains_pattern(&norm_str(q, false));
+        let pattern = crate::db::text::contains_pattern(&norm_str(q, false));
         let by_email = attrs::table
             .filter(attrs::tenant_id.eq(tenant_id))
             .filter(attrs::rtype.eq(Kind::User.name()))

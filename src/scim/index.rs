@@ -8,11 +8,9 @@
 
 use super::resource::Doc;
 use super::schema::{index_path, AttrType, Attribute, Kind, REGISTRY};
+use crate::db::text::norm_str;
+use crate::db::time::normalize_time;
 use serde_json::Value;
-use sha2::Digest;
-use time::format_description::well_known::Rfc3339;
-use time::{OffsetDateTime, UtcOffset};
-use unicode_normalization::UnicodeNormalization;
 
 /// One row of the `attrs` table, without the tenant and resource columns.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,57 +19,6 @@ pub struct AttrRow {
     pub elem: i32,
     pub val: Option<String>,
     pub num: Option<f64>,
-}
-
-/// Case-folds a string the way `caseExact=false` comparisons need it.
-pub fn fold(s: &str) -> String {
-    s.nfc().collect::<String>().to_lowercase()
-}
-
-/// Values longer than this (in bytes) are indexed as a prefix plus a hash of the whole value.
-const MAX_KEY: usize = 512;
-/// How much of a long value is kept readable in its key.
-const KEY_PREFIX: usize = 400;
-
-/// Normalises a string for an attribute with the given `caseExact`, as stored in the index and
-/// compared by filters. A long value becomes its first 400 bytes, `#` and a SHA-256 of the whole,
-/// which keeps equality exact while staying under PostgreSQL's btree row limit (certificates
-/// and data URLs run to kilobytes); prefix and substring filters see the first 400 bytes.
-pub fn norm_str(s: &str, case_exact: bool) -> String {
-    let v = if case_exact { s.to_owned() } else { fold(s) };
-    if v.len() <= MAX_KEY {
-        return v;
-    }
-    let mut cut = KEY_PREFIX;
-    while !v.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let digest = hex::encode(sha2::Sha256::digest(v.as_bytes()));
-    format!("{}#{}", &v[..cut], &digest[..40])
-}
-
-/// Parses an xsd:dateTime (RFC 3339; a missing offset is taken as UTC) into the fixed format
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, whose text order is chronological.
-pub fn normalize_time(s: &str) -> Option<String> {
-    let t = OffsetDateTime::parse(s.trim(), &Rfc3339)
-        .or_else(|_| OffsetDateTime::parse(&format!("{}Z", s.trim()), &Rfc3339))
-        .ok()?;
-    Some(format_time(t))
-}
-
-/// Formats a time in the fixed UTC format used in columns and the index.
-pub fn format_time(t: OffsetDateTime) -> String {
-    let t = t.to_offset(UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
 }
 
 /// The normalised index value of a scalar for `attr`: `(val, num)`.
@@ -165,29 +112,5 @@ mod tests {
         assert_eq!(find("emails.value").as_deref(), Some("a@x.org"));
         let ext = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:employeenumber";
         assert_eq!(find(ext).as_deref(), Some("e7"));
-    }
-
-    #[test]
-    fn long_values_get_bounded_exact_keys() {
-        let a = "x".repeat(5000);
-        let b = format!("{}y", "x".repeat(4999));
-        assert!(norm_str(&a, true).len() <= MAX_KEY);
-        assert_ne!(norm_str(&a, true), norm_str(&b, true));
-        assert_eq!(norm_str(&a.to_uppercase(), false), norm_str(&a, true));
-        let multibyte = "é".repeat(400);
-        assert!(norm_str(&multibyte, true).starts_with("éé"));
-    }
-
-    #[test]
-    fn times_sort_as_text() {
-        assert_eq!(
-            normalize_time("2011-05-13T04:42:34+02:00").unwrap(),
-            "2011-05-13T02:42:34.000000Z"
-        );
-        assert_eq!(
-            normalize_time("2011-05-13T04:42:34").unwrap(),
-            "2011-05-13T04:42:34.000000Z"
-        );
-        assert!(normalize_time("yesterday").is_none());
     }
 }

@@ -8,74 +8,10 @@
 
 use super::error::{ScimError, ScimResult, ScimType};
 use super::filter::{AttrPath, CompValue, CompareOp, Filter};
-use super::index::{fold, norm_str, normalize_time};
 use super::schema::{AttrType, Attribute, Common, Kind, Target, REGISTRY};
-use crate::db::Dialect;
-
-/// A value bound to a placeholder.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Bind {
-    Text(String),
-    OptText(Option<String>),
-    Num(f64),
-    OptNum(Option<f64>),
-    Int(i64),
-    Bool(bool),
-}
-
-/// SQL text with its bound values in placeholder order.
-#[derive(Debug, Clone, Default)]
-pub struct Sql {
-    pub text: String,
-    pub binds: Vec<Bind>,
-}
-
-/// Builds SQL text for one dialect, numbering placeholders as it goes.
-pub struct Builder {
-    dialect: Dialect,
-    pub sql: Sql,
-    aliases: usize,
-}
-
-impl Builder {
-    /// An empty builder.
-    pub fn new(dialect: Dialect) -> Builder {
-        Builder {
-            dialect,
-            sql: Sql::default(),
-            aliases: 0,
-        }
-    }
-
-    /// Appends raw SQL.
-    pub fn push(&mut self, s: &str) -> &mut Self {
-        self.sql.text.push_str(s);
-        self
-    }
-
-    /// Appends a placeholder bound to `b`.
-    pub fn bind(&mut self, b: Bind) -> &mut Self {
-        self.sql.binds.push(b);
-        match self.dialect {
-            Dialect::Sqlite => self.sql.text.push('?'),
-            Dialect::Postgres => {
-                let n = self.sql.binds.len();
-                self.sql.text.push_str(&format!("${n}"));
-            }
-        }
-        self
-    }
-
-    /// Appends a text placeholder.
-    pub fn text(&mut self, s: impl Into<String>) -> &mut Self {
-        self.bind(Bind::Text(s.into()))
-    }
-
-    fn alias(&mut self) -> String {
-        self.aliases += 1;
-        format!("a{}", self.aliases)
-    }
-}
+use crate::db::sql::{Bind, Builder};
+use crate::db::text::{fold, norm_str};
+use crate::db::time::normalize_time;
 
 /// Which rows a leaf test is written against.
 #[derive(Clone, Copy)]

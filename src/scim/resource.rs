@@ -295,7 +295,7 @@ fn coerce_one(attr: &Attribute, value: &Value) -> ScimResult<Option<Value>> {
             let Some(s) = value.as_str() else {
                 return Err(invalid(&attr.name, "an xsd:dateTime string"));
             };
-            if super::index::normalize_time(s).is_none() {
+            if crate::db::time::normalize_time(s).is_none() {
                 return Err(invalid(
                     &attr.name,
                     "an xsd:dateTime such as 2026-01-31T12:00:00Z",

@@ -8,8 +8,9 @@ use super::resource::{normalize, render, Meta, Projection};
 use super::schema::Kind;
 use super::store::{self, Key, ListQuery, Precondition, Stored};
 use crate::app::AppState;
+use crate::db::time::now;
 use crate::db::DbConn;
-use crate::tenants::{now, Mode};
+use crate::tenants::Mode;
 use serde_json::{json, Value};
 
 /// Largest page served, whatever `count` asks for (advertised as `filter.maxResults`).

@@ -5,12 +5,14 @@
 
 use super::error::{ScimError, ScimResult, ScimType};
 use super::filter::Filter;
-use super::index::{self, norm_str};
+use super::index;
 use super::patch::{self, MemberOp, Op};
-use super::query::{sort_expr, Bind, Builder, FilterCompiler, Sql};
+use super::query::{sort_expr, FilterCompiler};
 use super::resource::{etag, Doc, Incoming, Related};
 use super::schema::Kind;
-use crate::db::{self, is_unique_violation, write_tx, DbConn, Dialect};
+use crate::db::sql::{self, Bind, Builder, Sql};
+use crate::db::text::norm_str;
+use crate::db::{is_unique_violation, write_tx, DbConn, Dialect};
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryableByName;
 use serde_json::Value;
@@ -136,7 +138,7 @@ fn find_inner(
     if for_update && c.dialect() == Dialect::Postgres {
         b.push(" FOR UPDATE");
     }
-    let rows: Vec<Row> = db::load(c, &b.sql)?;
+    let rows: Vec<Row> = sql::load(c, &b.sql)?;
     rows.into_iter().next().map(Row::into_stored).transpose()
 }
 
@@ -247,7 +249,7 @@ pub fn create(
                 b.push(", 1, ").text(now).push(", ").text(now).push(")");
             }
         }
-        db::exec(c, &b.sql).map_err(|e| uniqueness(e, &doc))?;
+        sql::exec(c, &b.sql).map_err(|e| uniqueness(e, &doc))?;
         write_index(c, tenant, kind, &id, &doc, false)?;
         if let Some(members) = &incoming.members {
             add_members(c, tenant, &id, members)?;
@@ -275,7 +277,7 @@ fn write_index(
     if existed {
         let mut b = Builder::new(dialect);
         b.push("DELETE FROM attrs WHERE resource_id = ").text(id);
-        db::exec(c, &b.sql)?;
+        sql::exec(c, &b.sql)?;
     }
     for chunk in index::rows(kind, doc).chunks(CHUNK) {
         let mut b = Builder::new(dialect);
@@ -300,7 +302,7 @@ fn write_index(
                 .bind(Bind::OptNum(row.num))
                 .push(")");
         }
-        db::exec(c, &b.sql)?;
+        sql::exec(c, &b.sql)?;
     }
     Ok(())
 }
@@ -348,7 +350,7 @@ fn save(
         .text(tenant)
         .push(" AND id = ")
         .text(&cur.id);
-    db::exec(c, &b.sql).map_err(|e| uniqueness(e, &doc))?;
+    sql::exec(c, &b.sql).map_err(|e| uniqueness(e, &doc))?;
     if doc != cur.doc {
         write_index(c, tenant, kind, &cur.id, &doc, true)?;
     }
@@ -420,7 +422,7 @@ fn touch(c: &mut DbConn, tenant: &str, cur: &mut Stored, now: &str) -> ScimResul
         .text(tenant)
         .push(" AND id = ")
         .text(&cur.id);
-    db::exec(c, &b.sql)?;
+    sql::exec(c, &b.sql)?;
     cur.version += 1;
     now.clone_into(&mut cur.updated);
     Ok(())
@@ -449,12 +451,12 @@ pub fn delete(
         ] {
             let mut b = Builder::new(dialect);
             b.push(stmt).text(id);
-            db::exec(c, &b.sql)?;
+            sql::exec(c, &b.sql)?;
         }
         let mut b = Builder::new(dialect);
         b.push(&format!("DELETE FROM {} WHERE tenant_id = ", table(kind)));
         b.text(tenant).push(" AND id = ").text(id);
-        db::exec(c, &b.sql)?;
+        sql::exec(c, &b.sql)?;
         Ok(())
     })
 }
@@ -473,7 +475,7 @@ fn unknown_ids(c: &mut DbConn, tenant: &str, ids: &[String]) -> ScimResult<Vec<S
         tenant_ids(&mut b, tenant, chunk, |b, _| {
             b.push("id");
         });
-        found.extend(db::load::<Id>(c, &b.sql)?.into_iter().map(|r| r.id));
+        found.extend(sql::load::<Id>(c, &b.sql)?.into_iter().map(|r| r.id));
     }
     Ok(ids
         .iter()
@@ -536,7 +538,7 @@ fn add_members(c: &mut DbConn, tenant: &str, group: &str, ids: &[String]) -> Sci
                 b.push(&format!(", id, '{}'", kind.name()));
             });
             b.push(" ON CONFLICT DO NOTHING");
-            inserted += db::exec(c, &b.sql)?;
+            inserted += sql::exec(c, &b.sql)?;
             if inserted == chunk.len() {
                 break;
             }
@@ -552,7 +554,7 @@ fn add_members(c: &mut DbConn, tenant: &str, group: &str, ids: &[String]) -> Sci
         b.push(" AND member_id IN (");
         in_list(&mut b, chunk);
         b.push(")");
-        let present = db::load::<Count>(c, &b.sql)?.first().map_or(0, |r| r.n);
+        let present = sql::load::<Count>(c, &b.sql)?.first().map_or(0, |r| r.n);
         if usize::try_from(present).ok() != Some(chunk.len()) {
             let unknown = unknown_ids(c, tenant, chunk)?;
             let shown: Vec<&str> = unknown.iter().take(10).map(String::as_str).collect();
@@ -570,7 +572,7 @@ fn remove_members(c: &mut DbConn, group: &str, ids: Option<&[String]>) -> ScimRe
     let Some(ids) = ids else {
         let mut b = Builder::new(dialect);
         b.push("DELETE FROM members WHERE group_id = ").text(group);
-        return Ok(db::exec(c, &b.sql)? > 0);
+        return Ok(sql::exec(c, &b.sql)? > 0);
     };
     let mut removed = 0;
     for chunk in ids.chunks(CHUNK) {
@@ -580,7 +582,7 @@ fn remove_members(c: &mut DbConn, group: &str, ids: Option<&[String]>) -> ScimRe
             .push(" AND member_id IN (");
         in_list(&mut b, chunk);
         b.push(")");
-        removed += db::exec(c, &b.sql)?;
+        removed += sql::exec(c, &b.sql)?;
     }
     Ok(removed > 0)
 }
@@ -604,7 +606,7 @@ fn current_members(c: &mut DbConn, group: &str) -> ScimResult<Vec<MemberRow>> {
             FROM members WHERE group_id = ",
     )
     .text(group);
-    Ok(db::load(c, &b.sql)?)
+    Ok(sql::load(c, &b.sql)?)
 }
 
 /// Applies membership changes in order; returns whether anything changed.
@@ -669,7 +671,7 @@ pub fn related(
         };
         in_list(&mut b, chunk);
         b.push(") ORDER BY 1, 2");
-        for row in db::load::<MemberRow>(c, &b.sql)? {
+        for row in sql::load::<MemberRow>(c, &b.sql)? {
             out.entry(row.owner).or_default().push(Related {
                 id: row.other,
                 kind: if row.kind == "Group" {
@@ -746,11 +748,11 @@ pub fn list(
     let mut b = Builder::new(c.dialect());
     b.push("SELECT COUNT(*) AS n");
     list_from(&mut b, tenant, kind, q)?;
-    let total = db::load::<Count>(c, &b.sql)?.first().map_or(0, |r| r.n);
+    let total = sql::load::<Count>(c, &b.sql)?.first().map_or(0, |r| r.n);
     if q.count == 0 || q.start > total {
         return Ok((total, Vec::new()));
     }
-    let rows: Vec<Row> = db::load(c, &page_sql(c.dialect(), tenant, kind, q)?)?;
+    let rows: Vec<Row> = sql::load(c, &page_sql(c.dialect(), tenant, kind, q)?)?;
     let items = rows
         .into_iter()
         .map(Row::into_stored)

@@ -5,8 +5,8 @@
 
 use crate::auth::secret;
 use crate::db::schema::login_flows;
+use crate::db::time::format_time;
 use crate::db::DbConn;
-use crate::scim::index::format_time;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use serde::{Deserialize, Serialize};

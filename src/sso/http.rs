@@ -546,7 +546,7 @@ async fn oidc_callback(
             // The provider may have rotated its keys: refetch, at most once a minute.
             let id = i.id.clone();
             let (_, at) = state.db.run(move |c| idp::discovered(c, &id)).await?;
-            let cutoff = crate::scim::index::format_time(
+            let cutoff = crate::db::time::format_time(
                 time::OffsetDateTime::now_utc() - oidc::JWKS_REFETCH_AFTER,
             );
             if at.is_some_and(|a| a > cutoff) {

@@ -2,8 +2,9 @@
 //! claim mapping) and the checks that refuse a provider muster could not trust.
 
 use crate::db::schema::{identity_providers, redirect_targets};
+use crate::db::time::now;
 use crate::db::DbConn;
-use crate::tenants::{self, now, TenantError};
+use crate::tenants::{self, TenantError};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

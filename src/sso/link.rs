@@ -7,12 +7,13 @@
 use super::idp::{Idp, Kind as IdpKind};
 use super::Claims;
 use crate::db::schema::{external_identities, groups, users};
+use crate::db::text::norm_str;
+use crate::db::time::now;
 use crate::db::DbConn;
 use crate::scim::error::ScimError;
-use crate::scim::index::norm_str;
 use crate::scim::schema::Kind;
 use crate::scim::{patch, resource, store};
-use crate::tenants::{now, Mode};
+use crate::tenants::Mode;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 

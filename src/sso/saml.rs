@@ -10,8 +10,8 @@
 use super::idp::SamlSettings;
 use super::Claims;
 use crate::db::schema::saml_seen;
+use crate::db::time::format_time;
 use crate::db::DbConn;
-use crate::scim::index::format_time;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use samael::crypto::AllowedSignatureAlgorithm;

@@ -1006,7 +1006,7 @@ async fn plan(app: &TestApp, tenant: &str, filter: &str) -> Vec<String> {
             match backend {
                 Backend::Sqlite => {
                     sql.text = format!("EXPLAIN QUERY PLAN {}", sql.text);
-                    let rows: Vec<SqlitePlanRow> = muster::db::load(c, &sql)?;
+                    let rows: Vec<SqlitePlanRow> = muster::db::sql::load(c, &sql)?;
                     Ok(rows.into_iter().map(|r| r.detail).collect())
                 }
                 Backend::Postgres => {
@@ -1014,7 +1014,7 @@ async fn plan(app: &TestApp, tenant: &str, filter: &str) -> Vec<String> {
                     // the indexes at all, whatever the (tiny) table sizes.
                     diesel::sql_query("SET enable_seqscan = off").execute(c)?;
                     sql.text = format!("EXPLAIN {}", sql.text);
-                    let rows: Result<Vec<PgPlanRow>, _> = muster::db::load(c, &sql);
+                    let rows: Result<Vec<PgPlanRow>, _> = muster::db::sql::load(c, &sql);
                     diesel::sql_query("RESET enable_seqscan").execute(c)?;
                     Ok(rows?.into_iter().map(|r| r.plan).collect())
                 }
