@@ -11,8 +11,8 @@
 use crate::db::schema::activity as a;
 use crate::db::time::format_time;
 use crate::db::{Db, DbConn, DbError};
+use crate::error::Error;
 use crate::scim::schema::Kind;
-use crate::tenants::TenantError;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -689,7 +689,7 @@ pub fn since_filter(s: &str) -> Result<String, String> {
 ///
 /// # Errors
 /// Database errors.
-pub fn user_filter(c: &mut DbConn, tenant_id: &str, user: &str) -> Result<String, TenantError> {
+pub fn user_filter(c: &mut DbConn, tenant_id: &str, user: &str) -> Result<String, Error> {
     Ok(crate::people::users::find(c, tenant_id, user)?.unwrap_or_else(|| user.trim().to_owned()))
 }
 
@@ -701,7 +701,7 @@ pub fn list(
     c: &mut DbConn,
     tenant_id: &str,
     q: &Query,
-) -> Result<(Vec<Stored>, Option<i64>), TenantError> {
+) -> Result<(Vec<Stored>, Option<i64>), Error> {
     let limit = q.limit.clamp(1, 1000);
     let mut query = a::table.filter(a::tenant_id.eq(tenant_id)).into_boxed();
     if let Some(since) = &q.since {

@@ -575,7 +575,7 @@ fn user_cmd(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
     let find = |c: &mut crate::db::DbConn, tenant: &str, user: &str| {
         let t = tenants::by_slug(c, tenant)?;
         let id = users::require(c, &t.id, user)?;
-        Ok::<_, tenants::TenantError>((t, id))
+        Ok::<_, crate::error::Error>((t, id))
     };
     match cmd {
         UserCmd::Role { tenant, user, role } => {

@@ -8,8 +8,9 @@ use crate::auth::secret;
 use crate::db::schema::oauth_clients as oc;
 use crate::db::time::now;
 use crate::db::DbConn;
+use crate::error::Error;
 use crate::keys;
-use crate::tenants::{self, ScimCaller, TenantError};
+use crate::tenants::{self, ScimCaller};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
@@ -36,11 +37,11 @@ pub struct Created {
 ///
 /// # Errors
 /// Unknown tenant, an empty or taken name.
-pub fn create(c: &mut DbConn, tenant_slug: &str, name: &str) -> Result<Created, TenantError> {
+pub fn create(c: &mut DbConn, tenant_slug: &str, name: &str) -> Result<Created, Error> {
     let t = tenants::by_slug(c, tenant_slug)?;
     let name = name.trim();
     if name.is_empty() {
-        return Err(TenantError::Invalid("a client needs a name".into()));
+        return Err(Error::invalid("a client needs a name"));
     }
     let client_id = format!(
         "{}-{}",
@@ -60,7 +61,7 @@ pub fn create(c: &mut DbConn, tenant_slug: &str, name: &str) -> Result<Created, 
         .execute(c)
         .map_err(|e| {
             if crate::db::is_unique_violation(&e) {
-                TenantError::Taken(format!(
+                Error::Taken(format!(
                     "tenant {tenant_slug:?} already has a client {name:?}"
                 ))
             } else {
@@ -77,7 +78,7 @@ pub type Listed = (String, String, String, String, Option<String>);
 ///
 /// # Errors
 /// Unknown tenant.
-pub fn list(c: &mut DbConn, tenant_slug: &str) -> Result<Vec<Listed>, TenantError> {
+pub fn list(c: &mut DbConn, tenant_slug: &str) -> Result<Vec<Listed>, Error> {
     let t = tenants::by_slug(c, tenant_slug)?;
     Ok(oc::table
         .filter(oc::tenant_id.eq(&t.id))
@@ -96,7 +97,7 @@ pub fn list(c: &mut DbConn, tenant_slug: &str) -> Result<Vec<Listed>, TenantErro
 ///
 /// # Errors
 /// Unknown tenant or client.
-pub fn remove(c: &mut DbConn, tenant_slug: &str, name: &str) -> Result<(), TenantError> {
+pub fn remove(c: &mut DbConn, tenant_slug: &str, name: &str) -> Result<(), Error> {
     let t = tenants::by_slug(c, tenant_slug)?;
     let n = diesel::delete(
         oc::table
@@ -105,7 +106,7 @@ pub fn remove(c: &mut DbConn, tenant_slug: &str, name: &str) -> Result<(), Tenan
     )
     .execute(c)?;
     if n == 0 {
-        return Err(TenantError::NotFound(format!(
+        return Err(Error::NotFound(format!(
             "tenant {tenant_slug:?} has no client {name:?}"
         )));
     }
@@ -140,14 +141,14 @@ pub fn authenticate_scim(
     public_url: &str,
     tenant_slug: &str,
     token: &str,
-) -> Result<Option<ScimCaller>, TenantError> {
+) -> Result<Option<ScimCaller>, Error> {
     let mut v = Validation::new(Algorithm::ES256);
     v.leeway = 30;
     v.set_issuer(&[public_url.trim_end_matches('/')]);
     v.set_audience(&[scim_audience(public_url, tenant_slug)]);
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     let claims: ClientClaims =
-        match keys::verify(c, token, &v).map_err(|e| TenantError::Invalid(e.to_string()))? {
+        match keys::verify(c, token, &v).map_err(|e| Error::invalid(e.to_string()))? {
             Ok(claims) => claims,
             Err(_) => return Ok(None),
         };
@@ -278,7 +279,7 @@ fn issue(
     client_id: &str,
     secret: &str,
     scope: &str,
-) -> Result<Result<(String, String), Refusal>, TenantError> {
+) -> Result<Result<(String, String), Refusal>, Error> {
     let found: Option<(String, String)> = oc::table
         .inner_join(
             crate::db::schema::tenants::table.on(crate::db::schema::tenants::id.eq(oc::tenant_id)),
@@ -316,7 +317,7 @@ fn issue(
         tenant: tenant_slug.to_owned(),
         scope: wanted.join(" "),
     };
-    let jwt = keys::sign(c, &claims).map_err(|e| TenantError::Invalid(e.to_string()))?;
+    let jwt = keys::sign(c, &claims).map_err(|e| Error::invalid(e.to_string()))?;
     diesel::update(oc::table.find(&client_id))
         .set(oc::last_used_at.eq(crate::db::time::format_time(now)))
         .execute(c)?;

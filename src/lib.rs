@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clients;
 pub mod config;
 pub mod db;
+pub mod error;
 pub mod keys;
 pub mod limits;
 pub mod notify;

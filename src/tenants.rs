@@ -4,6 +4,7 @@ use crate::auth::secret;
 use crate::db::schema::{scim_tokens, tenants};
 use crate::db::time::now;
 use crate::db::DbConn;
+use crate::error::Error;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use std::fmt;
@@ -57,39 +58,16 @@ pub struct Tenant {
     pub address_rate_limit: i32,
 }
 
-/// What can go wrong managing tenants and tokens.
-#[derive(Debug, thiserror::Error)]
-pub enum TenantError {
-    #[error("tenant {0:?} already exists")]
-    Exists(String),
-    #[error("no tenant {0:?}")]
-    NoTenant(String),
-    #[error("tenant {0:?} has no token named {1:?}")]
-    NoToken(String, String),
-    #[error("tenant {0:?} already has a token named {1:?}; pick another name or revoke it")]
-    TokenExists(String, String),
-    #[error("{0}")]
-    Invalid(String),
-    /// A name that is already taken (HTTP 409).
-    #[error("{0}")]
-    Taken(String),
-    /// Something named in the request does not exist (HTTP 404).
-    #[error("{0}")]
-    NotFound(String),
-    /// The request clashes with the current state (HTTP 409).
-    #[error("{0}")]
-    Conflict(String),
-    #[error(transparent)]
-    Db(#[from] DieselError),
-    #[error(transparent)]
-    Storage(#[from] crate::db::DbError),
+/// The error for a slug that names no tenant.
+pub fn unknown(slug: &str) -> Error {
+    Error::NotFound(format!("no tenant {slug:?}"))
 }
 
 /// A slug is what appears in URLs: lower-case letters, digits and `-`, 1 to 63 characters.
 ///
 /// # Errors
 /// A message saying what is allowed.
-pub fn check_slug(slug: &str) -> Result<(), TenantError> {
+pub fn check_slug(slug: &str) -> Result<(), Error> {
     let ok = !slug.is_empty()
         && slug.len() <= 63
         && slug
@@ -99,7 +77,7 @@ pub fn check_slug(slug: &str) -> Result<(), TenantError> {
     if ok {
         Ok(())
     } else {
-        Err(TenantError::Invalid(format!(
+        Err(Error::invalid(format!(
             "invalid slug {slug:?}: use 1-63 lower-case letters, digits and '-'"
         )))
     }
@@ -109,12 +87,7 @@ pub fn check_slug(slug: &str) -> Result<(), TenantError> {
 ///
 /// # Errors
 /// An invalid or taken slug.
-pub fn create(
-    c: &mut DbConn,
-    slug: &str,
-    name: Option<&str>,
-    mode: Mode,
-) -> Result<Tenant, TenantError> {
+pub fn create(c: &mut DbConn, slug: &str, name: Option<&str>, mode: Mode) -> Result<Tenant, Error> {
     check_slug(slug)?;
     let t = Tenant {
         id: uuid::Uuid::new_v4().to_string(),
@@ -135,7 +108,9 @@ pub fn create(
         ))
         .execute(c)
         .map_err(|e| match e {
-            e if crate::db::is_unique_violation(&e) => TenantError::Exists(slug.to_owned()),
+            e if crate::db::is_unique_violation(&e) => {
+                Error::Taken(format!("tenant {slug:?} already exists"))
+            }
             e => e.into(),
         })?;
     Ok(t)
@@ -145,7 +120,7 @@ pub fn create(
 ///
 /// # Errors
 /// Database errors.
-pub fn list(c: &mut DbConn) -> Result<Vec<Tenant>, TenantError> {
+pub fn list(c: &mut DbConn) -> Result<Vec<Tenant>, Error> {
     Ok(tenants::table
         .order(tenants::slug)
         .select(Tenant::as_select())
@@ -155,26 +130,26 @@ pub fn list(c: &mut DbConn) -> Result<Vec<Tenant>, TenantError> {
 /// The tenant with this slug.
 ///
 /// # Errors
-/// [`TenantError::NoTenant`].
-pub fn by_slug(c: &mut DbConn, slug: &str) -> Result<Tenant, TenantError> {
+/// [`Error::NotFound`].
+pub fn by_slug(c: &mut DbConn, slug: &str) -> Result<Tenant, Error> {
     tenants::table
         .filter(tenants::slug.eq(slug))
         .select(Tenant::as_select())
         .first(c)
         .optional()?
-        .ok_or_else(|| TenantError::NoTenant(slug.to_owned()))
+        .ok_or_else(|| unknown(slug))
 }
 
 /// Switches a tenant's provisioning mode; users are kept.
 ///
 /// # Errors
-/// [`TenantError::NoTenant`].
-pub fn set_mode(c: &mut DbConn, slug: &str, mode: Mode) -> Result<(), TenantError> {
+/// [`Error::NotFound`].
+pub fn set_mode(c: &mut DbConn, slug: &str, mode: Mode) -> Result<(), Error> {
     let n = diesel::update(tenants::table.filter(tenants::slug.eq(slug)))
         .set(tenants::mode.eq(mode.to_string()))
         .execute(c)?;
     if n == 0 {
-        return Err(TenantError::NoTenant(slug.to_owned()));
+        return Err(unknown(slug));
     }
     Ok(())
 }
@@ -191,7 +166,7 @@ pub struct TokenInfo {
 ///
 /// # Errors
 /// Unknown tenant, taken name.
-pub fn create_token(c: &mut DbConn, slug: &str, name: &str) -> Result<String, TenantError> {
+pub fn create_token(c: &mut DbConn, slug: &str, name: &str) -> Result<String, Error> {
     let t = by_slug(c, slug)?;
     let token = secret::generate("mst_scim_");
     diesel::insert_into(scim_tokens::table)
@@ -205,7 +180,9 @@ pub fn create_token(c: &mut DbConn, slug: &str, name: &str) -> Result<String, Te
         .execute(c)
         .map_err(|e| match e {
             e if crate::db::is_unique_violation(&e) => {
-                TenantError::TokenExists(slug.to_owned(), name.to_owned())
+                Error::Taken(format!(
+                    "tenant {slug:?} already has a token named {name:?}; pick another name or revoke it"
+                ))
             }
             e => e.into(),
         })?;
@@ -216,7 +193,7 @@ pub fn create_token(c: &mut DbConn, slug: &str, name: &str) -> Result<String, Te
 ///
 /// # Errors
 /// Unknown tenant.
-pub fn list_tokens(c: &mut DbConn, slug: &str) -> Result<Vec<TokenInfo>, TenantError> {
+pub fn list_tokens(c: &mut DbConn, slug: &str) -> Result<Vec<TokenInfo>, Error> {
     let t = by_slug(c, slug)?;
     Ok(scim_tokens::table
         .filter(scim_tokens::tenant_id.eq(&t.id))
@@ -233,7 +210,7 @@ pub fn list_tokens(c: &mut DbConn, slug: &str) -> Result<Vec<TokenInfo>, TenantE
 ///
 /// # Errors
 /// Unknown tenant or token.
-pub fn revoke_token(c: &mut DbConn, slug: &str, name: &str) -> Result<(), TenantError> {
+pub fn revoke_token(c: &mut DbConn, slug: &str, name: &str) -> Result<(), Error> {
     let t = by_slug(c, slug)?;
     let n = diesel::delete(
         scim_tokens::table
@@ -242,7 +219,9 @@ pub fn revoke_token(c: &mut DbConn, slug: &str, name: &str) -> Result<(), Tenant
     )
     .execute(c)?;
     if n == 0 {
-        return Err(TenantError::NoToken(slug.to_owned(), name.to_owned()));
+        return Err(Error::NotFound(format!(
+            "tenant {slug:?} has no token named {name:?}"
+        )));
     }
     Ok(())
 }
@@ -301,16 +280,16 @@ pub fn authenticate(
 /// Sets a tenant's SCIM rate limits (requests per minute; 0 is none); `None` keeps one.
 ///
 /// # Errors
-/// [`TenantError::NoTenant`], a negative limit.
+/// [`Error::NotFound`], a negative limit.
 pub fn set_limits(
     c: &mut DbConn,
     slug: &str,
     per_credential: Option<i32>,
     per_address: Option<i32>,
-) -> Result<(), TenantError> {
+) -> Result<(), Error> {
     if per_credential.is_some_and(|n| n < 0) || per_address.is_some_and(|n| n < 0) {
-        return Err(TenantError::Invalid(
-            "a limit is a number of requests per minute; 0 is no limit".into(),
+        return Err(Error::invalid(
+            "a limit is a number of requests per minute; 0 is no limit",
         ));
     }
     let t = by_slug(c, slug)?;
@@ -330,12 +309,12 @@ pub fn set_limits(
 /// A tenant's SCIM rate limits: per credential, per client address.
 ///
 /// # Errors
-/// [`TenantError::NoTenant`].
-pub fn limits(c: &mut DbConn, slug: &str) -> Result<(i32, i32), TenantError> {
+/// [`Error::NotFound`].
+pub fn limits(c: &mut DbConn, slug: &str) -> Result<(i32, i32), Error> {
     tenants::table
         .filter(tenants::slug.eq(slug))
         .select((tenants::scim_rate_limit, tenants::address_rate_limit))
         .first(c)
         .optional()?
-        .ok_or_else(|| TenantError::NoTenant(slug.to_owned()))
+        .ok_or_else(|| unknown(slug))
 }

@@ -95,7 +95,7 @@ pub async fn tenant(state: &AppState, slug: &str) -> anyhow::Result<TenantInfo> 
         .run(move |c| {
             let t = tenants::create(c, &s, None, Mode::Scim)?;
             let token = tenants::create_token(c, &s, "bench")?;
-            Ok::<_, tenants::TenantError>((t.id, token))
+            Ok::<_, muster::error::Error>((t.id, token))
         })
         .await?;
     Ok(TenantInfo {

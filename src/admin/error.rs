@@ -1,7 +1,7 @@
 //! The admin API's errors: `{"code", "message", "field"}`. Codes are stable (scripts match on
 //! them); messages are for people; `field` names the request field that was refused.
 
-use crate::tenants::TenantError;
+use crate::error::Error;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse, ResponseError};
 use serde::Serialize;
@@ -95,41 +95,33 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<TenantError> for ApiError {
-    fn from(e: TenantError) -> ApiError {
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
         match e {
-            TenantError::Exists(_) | TenantError::TokenExists(..) | TenantError::Taken(_) => {
-                ApiError::new(409, "already_exists", e.to_string())
+            Error::Taken(m) => ApiError::new(409, "already_exists", m),
+            Error::NotFound(m) => ApiError::not_found(m),
+            Error::Invalid { field, message } => {
+                let mut a = ApiError::new(422, "invalid", message);
+                a.field = field.map(str::to_owned);
+                a
             }
-            TenantError::NoTenant(_) | TenantError::NoToken(..) | TenantError::NotFound(_) => {
-                ApiError::not_found(e.to_string())
-            }
-            TenantError::Invalid(m) => ApiError::new(422, "invalid", m),
-            TenantError::Conflict(m) => ApiError::new(409, "conflict", m),
-            TenantError::Db(_) | TenantError::Storage(_) => internal(&e),
+            Error::Conflict(m) => ApiError::new(409, "conflict", m),
+            Error::Forbidden(m) => ApiError::forbidden(m),
+            Error::Unavailable(m) => ApiError::new(503, "unavailable", m),
+            Error::Internal(m) => internal(&m),
         }
     }
 }
 
 impl From<crate::db::DbError> for ApiError {
     fn from(e: crate::db::DbError) -> ApiError {
-        match e {
-            crate::db::DbError::Connection(_) => {
-                tracing::warn!(error = %e, "admin request without a database connection");
-                ApiError::new(
-                    503,
-                    "unavailable",
-                    "the database is busy; try again shortly",
-                )
-            }
-            other => internal(&other),
-        }
+        Error::from(e).into()
     }
 }
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> ApiError {
-        internal(&e)
+        Error::from(e).into()
     }
 }
 

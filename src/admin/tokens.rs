@@ -5,7 +5,7 @@ use crate::auth::secret;
 use crate::db::schema::admin_tokens as at;
 use crate::db::time::now;
 use crate::db::DbConn;
-use crate::tenants::TenantError;
+use crate::error::Error;
 use diesel::prelude::*;
 
 /// Every platform admin token starts with this.
@@ -18,7 +18,7 @@ pub type Listed = (String, String, Option<String>);
 ///
 /// # Errors
 /// An empty or taken name.
-pub fn create(c: &mut DbConn, name: &str) -> Result<String, TenantError> {
+pub fn create(c: &mut DbConn, name: &str) -> Result<String, Error> {
     let name = crate::auth::credential_name(name)?;
     let token = secret::generate(PREFIX);
     diesel::insert_into(at::table)
@@ -30,7 +30,7 @@ pub fn create(c: &mut DbConn, name: &str) -> Result<String, TenantError> {
         ))
         .execute(c)
         .map_err(|e| match e {
-            e if crate::db::is_unique_violation(&e) => TenantError::Taken(format!(
+            e if crate::db::is_unique_violation(&e) => Error::Taken(format!(
                 "there is already an admin token named {name:?}; pick another name or revoke it"
             )),
             e => e.into(),
@@ -42,7 +42,7 @@ pub fn create(c: &mut DbConn, name: &str) -> Result<String, TenantError> {
 ///
 /// # Errors
 /// Database errors.
-pub fn list(c: &mut DbConn) -> Result<Vec<Listed>, TenantError> {
+pub fn list(c: &mut DbConn) -> Result<Vec<Listed>, Error> {
     Ok(at::table
         .order(at::name)
         .select((at::name, at::created_at, at::last_used_at))
@@ -52,13 +52,11 @@ pub fn list(c: &mut DbConn) -> Result<Vec<Listed>, TenantError> {
 /// Revokes a token by name.
 ///
 /// # Errors
-/// [`TenantError::NotFound`].
-pub fn revoke(c: &mut DbConn, name: &str) -> Result<(), TenantError> {
+/// [`Error::NotFound`].
+pub fn revoke(c: &mut DbConn, name: &str) -> Result<(), Error> {
     let n = diesel::delete(at::table.filter(at::name.eq(name))).execute(c)?;
     if n == 0 {
-        return Err(TenantError::NotFound(format!(
-            "no admin token named {name:?}"
-        )));
+        return Err(Error::NotFound(format!("no admin token named {name:?}")));
     }
     Ok(())
 }
@@ -68,7 +66,7 @@ pub fn revoke(c: &mut DbConn, name: &str) -> Result<(), TenantError> {
 ///
 /// # Errors
 /// Database errors.
-pub fn authenticate(c: &mut DbConn, token: &str) -> Result<Option<String>, TenantError> {
+pub fn authenticate(c: &mut DbConn, token: &str) -> Result<Option<String>, Error> {
     if !token.starts_with(PREFIX) {
         return Ok(None);
     }

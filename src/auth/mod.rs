@@ -6,12 +6,12 @@ pub mod secret;
 /// A credential's name, trimmed: 1 to 100 characters.
 ///
 /// # Errors
-/// [`TenantError::Invalid`] for an empty or longer name.
-pub fn credential_name(name: &str) -> Result<&str, crate::tenants::TenantError> {
+/// [`Error::Invalid`] for an empty or longer name.
+pub fn credential_name(name: &str) -> Result<&str, crate::error::Error> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(crate::tenants::TenantError::Invalid(
-            "give a name of 1 to 100 characters".into(),
+        return Err(crate::error::Error::invalid(
+            "give a name of 1 to 100 characters",
         ));
     }
     Ok(name)

@@ -7,7 +7,8 @@ use super::{Kind, Rendered};
 use crate::db::schema::notification_templates as t;
 use crate::db::time::now;
 use crate::db::DbConn;
-use crate::tenants::{self, TenantError};
+use crate::error::Error;
+use crate::tenants;
 use diesel::prelude::*;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde_json::{json, Value};
@@ -128,11 +129,7 @@ pub fn check_part(part: &str, src: &str) -> Result<(), String> {
 ///
 /// # Errors
 /// Database errors.
-pub fn current(
-    c: &mut DbConn,
-    tenant_id: &str,
-    kind: Kind,
-) -> Result<(Template, bool), TenantError> {
+pub fn current(c: &mut DbConn, tenant_id: &str, kind: Kind) -> Result<(Template, bool), Error> {
     let own: Option<(String, String, String)> = t::table
         .find((tenant_id, kind.name()))
         .select((t::subject, t::html, t::text))
@@ -160,9 +157,9 @@ pub fn render_for(
     tenant_id: &str,
     kind: Kind,
     values: &Value,
-) -> Result<Rendered, TenantError> {
+) -> Result<Rendered, Error> {
     let (tpl, _) = current(c, tenant_id, kind)?;
-    render(&tpl, values).map_err(TenantError::Invalid)
+    render(&tpl, values).map_err(Error::invalid)
 }
 
 /// What an admin changes in a template; unset parts keep their current source.
@@ -182,7 +179,7 @@ pub fn set(
     tenant_slug: &str,
     kind: Kind,
     change: Change,
-) -> Result<Template, TenantError> {
+) -> Result<Template, Error> {
     let tenant = tenants::by_slug(c, tenant_slug)?;
     let (mut tpl, _) = current(c, &tenant.id, kind)?;
     if let Some(s) = change.subject {
@@ -194,7 +191,7 @@ pub fn set(
     if let Some(x) = change.text {
         tpl.text = x;
     }
-    render(&tpl, &sample()).map_err(TenantError::Invalid)?;
+    render(&tpl, &sample()).map_err(Error::invalid)?;
     crate::db::write_tx(c, |c| {
         diesel::delete(t::table.find((&tenant.id, kind.name()))).execute(c)?;
         diesel::insert_into(t::table)
@@ -207,7 +204,7 @@ pub fn set(
                 t::updated_at.eq(now()),
             ))
             .execute(c)?;
-        Ok::<_, TenantError>(())
+        Ok::<_, Error>(())
     })?;
     Ok(tpl)
 }
@@ -216,7 +213,7 @@ pub fn set(
 ///
 /// # Errors
 /// Unknown tenant.
-pub fn reset(c: &mut DbConn, tenant_slug: &str, kind: Kind) -> Result<(), TenantError> {
+pub fn reset(c: &mut DbConn, tenant_slug: &str, kind: Kind) -> Result<(), Error> {
     let tenant = tenants::by_slug(c, tenant_slug)?;
     diesel::delete(t::table.find((&tenant.id, kind.name()))).execute(c)?;
     Ok(())

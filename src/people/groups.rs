@@ -4,7 +4,7 @@
 use crate::db::schema::{groups as g, members as m, users as u};
 use crate::db::text::norm_str;
 use crate::db::DbConn;
-use crate::tenants::TenantError;
+use crate::error::Error;
 use diesel::prelude::*;
 
 /// Where a page of groups starts: after this (display name, id).
@@ -38,7 +38,7 @@ pub fn list(
     q: Option<&str>,
     after: Option<Cursor>,
     limit: i64,
-) -> Result<(Vec<Listed>, Option<Cursor>), TenantError> {
+) -> Result<(Vec<Listed>, Option<Cursor>), Error> {
     let limit = limit.clamp(1, 500);
     let mut query = g::table.filter(g::tenant_id.eq(tenant_id)).into_boxed();
     if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
@@ -88,19 +88,15 @@ pub fn list(
 /// One group and its members.
 ///
 /// # Errors
-/// [`TenantError::NotFound`].
-pub fn get(
-    c: &mut DbConn,
-    tenant_id: &str,
-    id: &str,
-) -> Result<(Listed, Vec<Member>), TenantError> {
+/// [`Error::NotFound`].
+pub fn get(c: &mut DbConn, tenant_id: &str, id: &str) -> Result<(Listed, Vec<Member>), Error> {
     let (gid, display_name, external_id): (String, String, Option<String>) = g::table
         .filter(g::tenant_id.eq(tenant_id))
         .filter(g::id.eq(id))
         .select((g::id, g::display_name, g::external_id))
         .first(c)
         .optional()?
-        .ok_or_else(|| TenantError::NotFound(format!("no group with id {id:?} in this tenant")))?;
+        .ok_or_else(|| Error::NotFound(format!("no group with id {id:?} in this tenant")))?;
     let users: Vec<(String, String)> = m::table
         .inner_join(u::table.on(u::id.eq(m::member_id)))
         .filter(m::group_id.eq(&gid))

@@ -442,7 +442,7 @@ async fn set_after_reset(state: &AppState, tslug: &str, token: &str, p: NewPassw
                 return Ok(None);
             };
             crate::sso::token::person(c, &tid, &uid)
-                .map_err(|e| crate::tenants::TenantError::Invalid(e.to_string()))
+                .map_err(|e| crate::error::Error::invalid(e.to_string()))
         })
         .await
         .map_err(Page::from)?;

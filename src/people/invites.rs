@@ -11,11 +11,12 @@ use crate::db::time::format_time;
 use crate::db::time::human_time;
 use crate::db::time::now;
 use crate::db::{write_tx, DbConn};
+use crate::error::Error;
 use crate::notify::{outbox, templates, Kind as MailKind};
 use crate::scim::resource;
 use crate::scim::schema::Kind;
 use crate::scim::store;
-use crate::tenants::{self, Tenant, TenantError};
+use crate::tenants::{self, Tenant};
 use diesel::prelude::*;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -35,11 +36,11 @@ pub struct Invited {
     pub resent: bool,
 }
 
-fn check_email(email: &str) -> Result<String, TenantError> {
+fn check_email(email: &str) -> Result<String, Error> {
     let email = email.trim();
     email
         .parse::<lettre::Address>()
-        .map_err(|e| TenantError::Invalid(format!("{email:?} is not an email address: {e}")))?;
+        .map_err(|e| Error::invalid(format!("{email:?} is not an email address: {e}")))?;
     Ok(email.to_owned())
 }
 
@@ -63,7 +64,7 @@ pub fn invite(
     email: &str,
     send_email: bool,
     lifetime: Duration,
-) -> Result<Invited, TenantError> {
+) -> Result<Invited, Error> {
     let email = check_email(email)?;
     let t = tenants::by_slug(c, tenant_slug)?;
     write_tx(c, |c| {
@@ -80,12 +81,12 @@ pub fn invite(
                     .get_result::<i64>(c)?
                     > 0;
                 if active {
-                    return Err(TenantError::Conflict(format!(
+                    return Err(Error::Conflict(format!(
                         "{email} already has an active account in {tenant_slug}"
                     )));
                 }
                 if !pending {
-                    return Err(TenantError::Conflict(format!(
+                    return Err(Error::Conflict(format!(
                         "{email} has a deactivated account in {tenant_slug}; reactivate it \
                          (muster user reactivate) instead of inviting"
                     )));
@@ -143,7 +144,7 @@ fn mail(
     email: &str,
     link: &str,
     expires_at: OffsetDateTime,
-) -> Result<String, TenantError> {
+) -> Result<String, Error> {
     let values = json!({
         "tenant_name": t.name,
         "link": link,
@@ -161,7 +162,7 @@ fn mail(
     )?)
 }
 
-fn revoke_pending(c: &mut DbConn, user_id: &str) -> Result<usize, TenantError> {
+fn revoke_pending(c: &mut DbConn, user_id: &str) -> Result<usize, Error> {
     Ok(diesel::update(
         inv::table
             .filter(inv::user_id.eq(user_id))
@@ -177,11 +178,11 @@ fn revoke_pending(c: &mut DbConn, user_id: &str) -> Result<usize, TenantError> {
 ///
 /// # Errors
 /// Unknown tenant or person, or nothing pending.
-pub fn revoke(c: &mut DbConn, tenant_slug: &str, email: &str) -> Result<(), TenantError> {
+pub fn revoke(c: &mut DbConn, tenant_slug: &str, email: &str) -> Result<(), Error> {
     let t = tenants::by_slug(c, tenant_slug)?;
     let id = users::require(c, &t.id, email)?;
     if revoke_pending(c, &id)? == 0 {
-        return Err(TenantError::NotFound(format!(
+        return Err(Error::NotFound(format!(
             "{email} has no pending invitation in {tenant_slug}"
         )));
     }
@@ -215,7 +216,7 @@ type LookupRow = (
 ///
 /// # Errors
 /// Unknown tenant, database errors.
-pub fn list(c: &mut DbConn, tenant_slug: &str) -> Result<Vec<Listed>, TenantError> {
+pub fn list(c: &mut DbConn, tenant_slug: &str) -> Result<Vec<Listed>, Error> {
     let t = tenants::by_slug(c, tenant_slug)?;
     let now = now();
     let rows: Vec<ListRow> = inv::table
@@ -269,7 +270,7 @@ pub enum Lookup {
 ///
 /// # Errors
 /// Database errors.
-pub fn lookup(c: &mut DbConn, tenant_id: &str, token: &str) -> Result<Lookup, TenantError> {
+pub fn lookup(c: &mut DbConn, tenant_id: &str, token: &str) -> Result<Lookup, Error> {
     let row: Option<LookupRow> = inv::table
         .filter(inv::token_hash.eq(secret::hash(token)))
         .filter(inv::tenant_id.eq(tenant_id))
@@ -307,7 +308,7 @@ pub fn accept_pending(
     tenant_id: &str,
     user_id: &str,
     email: &str,
-) -> Result<bool, TenantError> {
+) -> Result<bool, Error> {
     write_tx(c, |c| {
         let pending: Vec<(String, String)> = inv::table
             .filter(inv::tenant_id.eq(tenant_id))
@@ -344,7 +345,7 @@ pub fn accept(
     tenant_id: &str,
     token: &str,
     password_hash: Option<String>,
-) -> Result<Option<String>, TenantError> {
+) -> Result<Option<String>, Error> {
     write_tx(c, |c| {
         let Lookup::Valid {
             invite_id, user_id, ..

@@ -8,10 +8,10 @@ pub mod passwords;
 pub mod pats;
 pub mod users;
 
+use crate::error::Error;
 use crate::scim::error::ScimError;
-use crate::tenants::TenantError;
 
 /// Turns a SCIM-layer error from the store into a tenant error with its message.
-pub(crate) fn scim(e: ScimError) -> TenantError {
-    TenantError::Invalid(e.detail)
+pub(crate) fn scim(e: ScimError) -> Error {
+    Error::invalid(e.detail)
 }

@@ -13,8 +13,9 @@ use crate::db::time::format_time;
 use crate::db::time::human_time;
 use crate::db::time::now;
 use crate::db::{write_tx, DbConn};
+use crate::error::Error;
 use crate::notify::{outbox, templates, Kind as MailKind};
-use crate::tenants::{self, TenantError};
+use crate::tenants;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
@@ -78,7 +79,7 @@ pub fn address_key(addr: &str) -> String {
 ///
 /// # Errors
 /// Database errors.
-pub fn throttled(c: &mut DbConn, keys: &[(String, i32)]) -> Result<Option<i64>, TenantError> {
+pub fn throttled(c: &mut DbConn, keys: &[(String, i32)]) -> Result<Option<i64>, Error> {
     let now = OffsetDateTime::now_utc();
     let since = format_time(now - WINDOW);
     let mut wait = None;
@@ -107,7 +108,7 @@ pub fn throttled(c: &mut DbConn, keys: &[(String, i32)]) -> Result<Option<i64>, 
 ///
 /// # Errors
 /// Database errors.
-pub fn record_failure(c: &mut DbConn, keys: &[String]) -> Result<(), TenantError> {
+pub fn record_failure(c: &mut DbConn, keys: &[String]) -> Result<(), Error> {
     let now = OffsetDateTime::now_utc();
     let (now_s, since) = (format_time(now), format_time(now - WINDOW));
     write_tx(c, |c| {
@@ -149,7 +150,7 @@ pub fn record_failure(c: &mut DbConn, keys: &[String]) -> Result<(), TenantError
 ///
 /// # Errors
 /// Database errors.
-pub fn clear(c: &mut DbConn, key: &str) -> Result<(), TenantError> {
+pub fn clear(c: &mut DbConn, key: &str) -> Result<(), Error> {
     diesel::delete(lf::table.find(key)).execute(c)?;
     Ok(())
 }
@@ -163,7 +164,7 @@ pub fn credentials(
     c: &mut DbConn,
     tenant_id: &str,
     login: &str,
-) -> Result<Option<(String, Option<String>, bool)>, TenantError> {
+) -> Result<Option<(String, Option<String>, bool)>, Error> {
     let Some(id) = users::find(c, tenant_id, login)? else {
         return Ok(None);
     };
@@ -195,7 +196,7 @@ pub fn start_reset(
     tenant_slug: &str,
     login: &str,
     send_email: bool,
-) -> Result<Option<String>, TenantError> {
+) -> Result<Option<String>, Error> {
     let t = tenants::by_slug(c, tenant_slug)?;
     let Some((user_id, hash, active)) = credentials(c, &t.id, login)? else {
         return Ok(None);
@@ -204,7 +205,7 @@ pub fn start_reset(
         return Ok(None);
     }
     let user = crate::sso::token::person(c, &t.id, &user_id)
-        .map_err(|e| TenantError::Invalid(e.to_string()))?
+        .map_err(|e| Error::invalid(e.to_string()))?
         .unwrap_or_default();
     if send_email && user.email.is_none() {
         return Ok(None);
@@ -242,11 +243,7 @@ pub fn start_reset(
 ///
 /// # Errors
 /// Database errors.
-pub fn reset_user(
-    c: &mut DbConn,
-    tenant_id: &str,
-    token: &str,
-) -> Result<Option<String>, TenantError> {
+pub fn reset_user(c: &mut DbConn, tenant_id: &str, token: &str) -> Result<Option<String>, Error> {
     Ok(pr::table
         .find(secret::hash(token))
         .filter(pr::tenant_id.eq(tenant_id))
@@ -267,7 +264,7 @@ pub fn finish_reset(
     tenant_id: &str,
     token: &str,
     hash: String,
-) -> Result<Option<String>, TenantError> {
+) -> Result<Option<String>, Error> {
     write_tx(c, |c| {
         let Some(user_id) = reset_user(c, tenant_id, token)? else {
             return Ok(None);

@@ -7,7 +7,7 @@ use crate::db::schema::{personal_tokens as pt, tenants, users};
 use crate::db::time::format_time;
 use crate::db::time::now;
 use crate::db::DbConn;
-use crate::tenants::TenantError;
+use crate::error::Error;
 use diesel::prelude::*;
 use time::{Duration, OffsetDateTime};
 
@@ -55,11 +55,11 @@ pub fn create(
     user_id: &str,
     name: &str,
     days: Option<u16>,
-) -> Result<Created, TenantError> {
+) -> Result<Created, Error> {
     let name = crate::auth::credential_name(name)?;
     let expires_at = match days {
         Some(d) if d == 0 || d > MAX_DAYS => {
-            return Err(TenantError::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "a token lasts 1 to {MAX_DAYS} days, or until revoked"
             )))
         }
@@ -86,7 +86,7 @@ pub fn create(
         ))
         .execute(c)
         .map_err(|e| match e {
-            e if crate::db::is_unique_violation(&e) => TenantError::Taken(format!(
+            e if crate::db::is_unique_violation(&e) => Error::Taken(format!(
                 "there is already a token named {name:?}; pick another name or revoke it"
             )),
             e => e.into(),
@@ -98,7 +98,7 @@ pub fn create(
 ///
 /// # Errors
 /// Database errors.
-pub fn list(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Vec<Listed>, TenantError> {
+pub fn list(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Vec<Listed>, Error> {
     Ok(pt::table
         .filter(pt::tenant_id.eq(tenant_id))
         .filter(pt::user_id.eq(user_id))
@@ -116,8 +116,8 @@ pub fn list(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Vec<Listed
 /// Revokes one of a user's tokens; requests bearing it fail from the next one on.
 ///
 /// # Errors
-/// [`TenantError::NotFound`] when the user has no such token.
-pub fn revoke(c: &mut DbConn, tenant_id: &str, user_id: &str, id: &str) -> Result<(), TenantError> {
+/// [`Error::NotFound`] when the user has no such token.
+pub fn revoke(c: &mut DbConn, tenant_id: &str, user_id: &str, id: &str) -> Result<(), Error> {
     let n = diesel::delete(
         pt::table
             .filter(pt::tenant_id.eq(tenant_id))
@@ -126,7 +126,7 @@ pub fn revoke(c: &mut DbConn, tenant_id: &str, user_id: &str, id: &str) -> Resul
     )
     .execute(c)?;
     if n == 0 {
-        return Err(TenantError::NotFound(format!(
+        return Err(Error::NotFound(format!(
             "the user has no token with id {id:?}"
         )));
     }
@@ -138,7 +138,7 @@ pub fn revoke(c: &mut DbConn, tenant_id: &str, user_id: &str, id: &str) -> Resul
 ///
 /// # Errors
 /// Database errors; `Ok(None)` for a token that opens nothing.
-pub fn authenticate(c: &mut DbConn, token: &str) -> Result<Option<Holder>, TenantError> {
+pub fn authenticate(c: &mut DbConn, token: &str) -> Result<Option<Holder>, Error> {
     if !token.starts_with(PREFIX) {
         return Ok(None);
     }

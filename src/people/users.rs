@@ -7,10 +7,10 @@ use crate::db::schema::{groups, members, users};
 use crate::db::text::norm_str;
 use crate::db::time::now;
 use crate::db::DbConn;
+use crate::error::Error;
 use crate::scim::patch;
 use crate::scim::schema::Kind;
 use crate::scim::store::{self, Key, Precondition};
-use crate::tenants::TenantError;
 use diesel::prelude::*;
 use serde_json::json;
 
@@ -18,7 +18,7 @@ use serde_json::json;
 ///
 /// # Errors
 /// Database errors.
-pub fn find(c: &mut DbConn, tenant_id: &str, login: &str) -> Result<Option<String>, TenantError> {
+pub fn find(c: &mut DbConn, tenant_id: &str, login: &str) -> Result<Option<String>, Error> {
     let login = login.trim();
     if login.is_empty() {
         return Ok(None);
@@ -32,23 +32,23 @@ pub fn find(c: &mut DbConn, tenant_id: &str, login: &str) -> Result<Option<Strin
     if by_name.is_some() {
         return Ok(by_name);
     }
-    crate::sso::link::by_email(c, tenant_id, login).map_err(|e| TenantError::Invalid(e.to_string()))
+    crate::sso::link::by_email(c, tenant_id, login).map_err(|e| Error::invalid(e.to_string()))
 }
 
 /// Like [`find`], or an error that names who was not found.
 ///
 /// # Errors
 /// No such user, database errors.
-pub fn require(c: &mut DbConn, tenant_id: &str, login: &str) -> Result<String, TenantError> {
+pub fn require(c: &mut DbConn, tenant_id: &str, login: &str) -> Result<String, Error> {
     find(c, tenant_id, login)?
-        .ok_or_else(|| TenantError::NotFound(format!("no user {login:?} in this tenant")))
+        .ok_or_else(|| Error::NotFound(format!("no user {login:?} in this tenant")))
 }
 
 /// Whether a user of the tenant is active; `None` when there is no such user.
 ///
 /// # Errors
 /// Database errors.
-pub fn active(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Option<bool>, TenantError> {
+pub fn active(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Option<bool>, Error> {
     Ok(users::table
         .filter(users::tenant_id.eq(tenant_id))
         .filter(users::id.eq(user_id))
@@ -66,7 +66,7 @@ pub fn set_active(
     tenant_id: &str,
     user_id: &str,
     active: bool,
-) -> Result<(), TenantError> {
+) -> Result<(), Error> {
     let ops = patch::parse_ops(&json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "active", "value": active}],
@@ -85,11 +85,7 @@ pub fn set_active(
 ///
 /// # Errors
 /// Database errors.
-pub fn group_names(
-    c: &mut DbConn,
-    tenant_id: &str,
-    user_id: &str,
-) -> Result<Vec<String>, TenantError> {
+pub fn group_names(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Vec<String>, Error> {
     Ok(members::table
         .inner_join(groups::table.on(groups::id.eq(members::group_id)))
         .filter(members::member_id.eq(user_id))
@@ -103,11 +99,11 @@ pub fn group_names(
 /// first (a SCIM DELETE from the IdP, the source of truth, always succeeds).
 ///
 /// # Errors
-/// [`TenantError::Conflict`] naming the groups; database errors.
-pub fn delete(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<(), TenantError> {
+/// [`Error::Conflict`] naming the groups; database errors.
+pub fn delete(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<(), Error> {
     let names = group_names(c, tenant_id, user_id)?;
     if !names.is_empty() {
-        return Err(TenantError::Conflict(format!(
+        return Err(Error::Conflict(format!(
             "the user is still a member of {}; remove them from {} first",
             names
                 .iter()
@@ -162,7 +158,7 @@ pub fn name_and_role(
     c: &mut DbConn,
     tenant_id: &str,
     user_id: &str,
-) -> Result<Option<(String, Role)>, TenantError> {
+) -> Result<Option<(String, Role)>, Error> {
     let stored: Option<(String, String)> = users::table
         .filter(users::tenant_id.eq(tenant_id))
         .filter(users::id.eq(user_id))
@@ -175,13 +171,8 @@ pub fn name_and_role(
 /// Gives a user a role.
 ///
 /// # Errors
-/// [`TenantError::NotFound`] for an unknown user.
-pub fn set_role(
-    c: &mut DbConn,
-    tenant_id: &str,
-    user_id: &str,
-    role: Role,
-) -> Result<(), TenantError> {
+/// [`Error::NotFound`] for an unknown user.
+pub fn set_role(c: &mut DbConn, tenant_id: &str, user_id: &str, role: Role) -> Result<(), Error> {
     let n = diesel::update(
         users::table
             .filter(users::tenant_id.eq(tenant_id))
@@ -190,7 +181,7 @@ pub fn set_role(
     .set(users::role.eq(role.as_str()))
     .execute(c)?;
     if n == 0 {
-        return Err(TenantError::NotFound(format!(
+        return Err(Error::NotFound(format!(
             "no user with id {user_id:?} in this tenant"
         )));
     }
@@ -231,7 +222,7 @@ pub fn list(
     c: &mut DbConn,
     tenant_id: &str,
     s: &Search,
-) -> Result<(Vec<Listed>, Option<String>), TenantError> {
+) -> Result<(Vec<Listed>, Option<String>), Error> {
     use crate::db::schema::attrs;
     let mut query = users::table
         .filter(users::tenant_id.eq(tenant_id))
@@ -299,17 +290,15 @@ pub fn primary_email(doc: &serde_json::Value) -> Option<String> {
 /// One user by id.
 ///
 /// # Errors
-/// [`TenantError::NotFound`].
-pub fn get(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Listed, TenantError> {
+/// [`Error::NotFound`].
+pub fn get(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Listed, Error> {
     let row: Row = users::table
         .filter(users::tenant_id.eq(tenant_id))
         .filter(users::id.eq(user_id))
         .select(COLUMNS)
         .first(c)
         .optional()?
-        .ok_or_else(|| {
-            TenantError::NotFound(format!("no user with id {user_id:?} in this tenant"))
-        })?;
+        .ok_or_else(|| Error::NotFound(format!("no user with id {user_id:?} in this tenant")))?;
     Ok(listed(row))
 }
 

@@ -6,7 +6,8 @@ use super::idp::{self, Idp, Kind as IdpKind};
 use super::link::{self, Outcome};
 use super::{flow, oidc, pages, saml, session, token, Claims};
 use crate::app::AppState;
-use crate::tenants::{self, Mode, Tenant, TenantError};
+use crate::error::Error;
+use crate::tenants::{self, Mode, Tenant};
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -108,30 +109,21 @@ impl Page {
     }
 }
 
-impl From<TenantError> for Page {
-    fn from(e: TenantError) -> Page {
-        match e {
-            TenantError::NoTenant(slug) => Page::new(
-                404,
-                "Unknown organisation",
-                format!(
-                    "There is no organisation {slug:?} here. Check the address you were given."
-                ),
-            ),
-            other => Page::internal(other),
-        }
+impl From<Error> for Page {
+    fn from(e: Error) -> Page {
+        Page::internal(e)
     }
 }
 
 impl From<crate::db::DbError> for Page {
     fn from(e: crate::db::DbError) -> Page {
-        Page::internal(e)
+        Error::from(e).into()
     }
 }
 
 impl From<diesel::result::Error> for Page {
     fn from(e: diesel::result::Error) -> Page {
-        Page::internal(e)
+        Error::from(e).into()
     }
 }
 
@@ -208,8 +200,16 @@ fn removal<'c>(state: &AppState, name: String, path: String) -> Cookie<'c> {
 }
 
 pub(crate) async fn tenant(state: &AppState, slug: &str) -> Result<Tenant, Page> {
-    let slug = slug.to_owned();
-    Ok(state.db.run(move |c| tenants::by_slug(c, &slug)).await?)
+    let s = slug.to_owned();
+    match state.db.run(move |c| tenants::by_slug(c, &s)).await {
+        Ok(t) => Ok(t),
+        Err(Error::NotFound(_)) => Err(Page::new(
+            404,
+            "Unknown organisation",
+            format!("There is no organisation {slug:?} here. Check the address you were given."),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The active provider `slug` of the tenant, or a page saying there is none.

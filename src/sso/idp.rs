@@ -4,7 +4,8 @@
 use crate::db::schema::{identity_providers, redirect_targets};
 use crate::db::time::now;
 use crate::db::DbConn;
-use crate::tenants::{self, TenantError};
+use crate::error::Error;
+use crate::tenants;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -213,9 +214,8 @@ fn columns() -> (
     )
 }
 
-fn from_row(r: Row) -> Result<Idp, TenantError> {
-    let bad =
-        |what: &str| TenantError::Invalid(format!("stored identity provider {}: {what}", r.2));
+fn from_row(r: Row) -> Result<Idp, Error> {
+    let bad = |what: &str| Error::invalid(format!("stored identity provider {}: {what}", r.2));
     Ok(Idp {
         kind: r.4.parse().map_err(|e: String| bad(&e))?,
         settings: serde_json::from_str(&r.6).map_err(|e| bad(&e.to_string()))?,
@@ -244,15 +244,15 @@ pub struct NewIdp {
 ///
 /// # Errors
 /// Unknown tenant, bad or taken slug.
-pub fn add(c: &mut DbConn, tenant_slug: &str, new: NewIdp) -> Result<Idp, TenantError> {
+pub fn add(c: &mut DbConn, tenant_slug: &str, new: NewIdp) -> Result<Idp, Error> {
     let t = tenants::by_slug(c, tenant_slug)?;
     tenants::check_slug(&new.slug)?;
     if new.title.trim().is_empty() {
-        return Err(TenantError::Invalid("the title must not be empty".into()));
+        return Err(Error::invalid("the title must not be empty"));
     }
     let id = uuid::Uuid::new_v4().to_string();
     let mapping = serde_json::to_string(&default_mapping(new.kind))
-        .map_err(|e| TenantError::Invalid(e.to_string()))?;
+        .map_err(|e| Error::invalid(e.to_string()))?;
     let stamp = now();
     diesel::insert_into(identity_providers::table)
         .values((
@@ -272,7 +272,7 @@ pub fn add(c: &mut DbConn, tenant_slug: &str, new: NewIdp) -> Result<Idp, Tenant
         .execute(c)
         .map_err(|e| {
             if crate::db::is_unique_violation(&e) {
-                TenantError::Taken(format!(
+                Error::Taken(format!(
                     "tenant {tenant_slug:?} already has an identity provider {:?}",
                     new.slug
                 ))
@@ -280,14 +280,14 @@ pub fn add(c: &mut DbConn, tenant_slug: &str, new: NewIdp) -> Result<Idp, Tenant
                 e.into()
             }
         })?;
-    find(c, &t.id, &new.slug)?.ok_or_else(|| TenantError::Invalid("provider vanished".into()))
+    find(c, &t.id, &new.slug)?.ok_or_else(|| Error::invalid("provider vanished"))
 }
 
 /// A tenant's providers (by tenant id), active or not, ordered by slug.
 ///
 /// # Errors
 /// Database errors.
-pub fn list(c: &mut DbConn, tenant_id: &str) -> Result<Vec<Idp>, TenantError> {
+pub fn list(c: &mut DbConn, tenant_id: &str) -> Result<Vec<Idp>, Error> {
     identity_providers::table
         .filter(identity_providers::tenant_id.eq(tenant_id))
         .order(identity_providers::slug)
@@ -302,7 +302,7 @@ pub fn list(c: &mut DbConn, tenant_id: &str) -> Result<Vec<Idp>, TenantError> {
 ///
 /// # Errors
 /// Database errors.
-pub fn find(c: &mut DbConn, tenant_id: &str, slug: &str) -> Result<Option<Idp>, TenantError> {
+pub fn find(c: &mut DbConn, tenant_id: &str, slug: &str) -> Result<Option<Idp>, Error> {
     identity_providers::table
         .filter(identity_providers::tenant_id.eq(tenant_id))
         .filter(identity_providers::slug.eq(slug))
@@ -317,10 +317,10 @@ pub fn find(c: &mut DbConn, tenant_id: &str, slug: &str) -> Result<Option<Idp>, 
 ///
 /// # Errors
 /// Unknown tenant or provider.
-pub fn by_slugs(c: &mut DbConn, tenant_slug: &str, slug: &str) -> Result<Idp, TenantError> {
+pub fn by_slugs(c: &mut DbConn, tenant_slug: &str, slug: &str) -> Result<Idp, Error> {
     let t = tenants::by_slug(c, tenant_slug)?;
     find(c, &t.id, slug)?.ok_or_else(|| {
-        TenantError::NotFound(format!(
+        Error::NotFound(format!(
             "tenant {tenant_slug:?} has no identity provider {slug:?}"
         ))
     })
@@ -330,7 +330,7 @@ pub fn by_slugs(c: &mut DbConn, tenant_slug: &str, slug: &str) -> Result<Idp, Te
 ///
 /// # Errors
 /// Database errors.
-pub fn client_secret(c: &mut DbConn, idp_id: &str) -> Result<Option<String>, TenantError> {
+pub fn client_secret(c: &mut DbConn, idp_id: &str) -> Result<Option<String>, Error> {
     Ok(identity_providers::table
         .find(idp_id)
         .select(identity_providers::client_secret)
@@ -343,10 +343,7 @@ pub fn client_secret(c: &mut DbConn, idp_id: &str) -> Result<Option<String>, Ten
 ///
 /// # Errors
 /// Database errors.
-pub fn discovered(
-    c: &mut DbConn,
-    idp_id: &str,
-) -> Result<(Option<String>, Option<String>), TenantError> {
+pub fn discovered(c: &mut DbConn, idp_id: &str) -> Result<(Option<String>, Option<String>), Error> {
     Ok(identity_providers::table
         .find(idp_id)
         .select((
@@ -362,7 +359,7 @@ pub fn discovered(
 ///
 /// # Errors
 /// Database errors.
-pub fn set_discovered(c: &mut DbConn, idp_id: &str, doc: &str) -> Result<(), TenantError> {
+pub fn set_discovered(c: &mut DbConn, idp_id: &str, doc: &str) -> Result<(), Error> {
     diesel::update(identity_providers::table.find(idp_id))
         .set((
             identity_providers::discovered.eq(doc),
@@ -376,7 +373,7 @@ pub fn set_discovered(c: &mut DbConn, idp_id: &str, doc: &str) -> Result<(), Ten
 ///
 /// # Errors
 /// Unknown tenant or provider.
-pub fn remove(c: &mut DbConn, tenant_slug: &str, slug: &str) -> Result<(), TenantError> {
+pub fn remove(c: &mut DbConn, tenant_slug: &str, slug: &str) -> Result<(), Error> {
     let idp = by_slugs(c, tenant_slug, slug)?;
     crate::db::write_tx(c, |c| {
         diesel::delete(
@@ -385,7 +382,7 @@ pub fn remove(c: &mut DbConn, tenant_slug: &str, slug: &str) -> Result<(), Tenan
         )
         .execute(c)?;
         diesel::delete(identity_providers::table.find(&idp.id)).execute(c)?;
-        Ok::<_, TenantError>(())
+        Ok::<_, Error>(())
     })
 }
 
@@ -398,7 +395,7 @@ pub fn set_active(
     tenant_slug: &str,
     slug: &str,
     active: bool,
-) -> Result<(), TenantError> {
+) -> Result<(), Error> {
     let idp = by_slugs(c, tenant_slug, slug)?;
     diesel::update(identity_providers::table.find(&idp.id))
         .set(identity_providers::active.eq(active))
@@ -416,10 +413,10 @@ pub fn set_mapping(
     slug: &str,
     attribute: &str,
     claims: Vec<String>,
-) -> Result<Mapping, TenantError> {
+) -> Result<Mapping, Error> {
     let idp = by_slugs(c, tenant_slug, slug)?;
     let Some(name) = MAPPED.iter().find(|m| m.eq_ignore_ascii_case(attribute)) else {
-        return Err(TenantError::Invalid(format!(
+        return Err(Error::invalid(format!(
             "cannot map {attribute:?}: use one of {}",
             MAPPED.join(", ")
         )));
@@ -439,7 +436,7 @@ pub fn set_mapping(
     } else {
         mapping.insert((*name).to_owned(), claims);
     }
-    let text = serde_json::to_string(&mapping).map_err(|e| TenantError::Invalid(e.to_string()))?;
+    let text = serde_json::to_string(&mapping).map_err(|e| Error::invalid(e.to_string()))?;
     diesel::update(identity_providers::table.find(&idp.id))
         .set(identity_providers::mapping.eq(text))
         .execute(c)?;
@@ -452,17 +449,17 @@ pub fn set_mapping(
 ///
 /// # Errors
 /// Unknown tenant, a prefix that is not such a URL.
-pub fn allow_redirect(c: &mut DbConn, tenant_slug: &str, prefix: &str) -> Result<(), TenantError> {
+pub fn allow_redirect(c: &mut DbConn, tenant_slug: &str, prefix: &str) -> Result<(), Error> {
     let t = tenants::by_slug(c, tenant_slug)?;
     let url = url::Url::parse(prefix)
-        .map_err(|e| TenantError::Invalid(format!("{prefix:?} is not an absolute URL: {e}")))?;
+        .map_err(|e| Error::invalid(format!("{prefix:?} is not an absolute URL: {e}")))?;
     if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-        return Err(TenantError::Invalid(format!(
+        return Err(Error::invalid(format!(
             "{prefix:?} must be an http or https URL with a host"
         )));
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(TenantError::Invalid(format!(
+        return Err(Error::invalid(format!(
             "{prefix:?} must not carry a query, fragment or user name"
         )));
     }
@@ -485,11 +482,7 @@ pub fn allow_redirect(c: &mut DbConn, tenant_slug: &str, prefix: &str) -> Result
 ///
 /// # Errors
 /// Unknown tenant or prefix.
-pub fn disallow_redirect(
-    c: &mut DbConn,
-    tenant_slug: &str,
-    prefix: &str,
-) -> Result<(), TenantError> {
+pub fn disallow_redirect(c: &mut DbConn, tenant_slug: &str, prefix: &str) -> Result<(), Error> {
     let t = tenants::by_slug(c, tenant_slug)?;
     let normal = url::Url::parse(prefix)
         .map(|u| u.to_string())
@@ -501,7 +494,7 @@ pub fn disallow_redirect(
     )
     .execute(c)?;
     if n == 0 {
-        return Err(TenantError::Invalid(format!(
+        return Err(Error::invalid(format!(
             "{prefix:?} is not an allowed redirect of tenant {tenant_slug:?}"
         )));
     }
@@ -512,7 +505,7 @@ pub fn disallow_redirect(
 ///
 /// # Errors
 /// Database errors.
-pub fn redirects(c: &mut DbConn, tenant_id: &str) -> Result<Vec<String>, TenantError> {
+pub fn redirects(c: &mut DbConn, tenant_id: &str) -> Result<Vec<String>, Error> {
     Ok(redirect_targets::table
         .filter(redirect_targets::tenant_id.eq(tenant_id))
         .order(redirect_targets::prefix)
@@ -600,11 +593,10 @@ pub enum Spec {
 /// its discovery document; SAML metadata must parse and carry a signing certificate.
 ///
 /// # Errors
-/// [`TenantError::Invalid`] saying what the provider got wrong.
-pub async fn prepare(spec: Spec) -> Result<NewIdp, TenantError> {
-    let json = |v: serde_json::Result<serde_json::Value>| {
-        v.map_err(|e| TenantError::Invalid(e.to_string()))
-    };
+/// [`Error::Invalid`] saying what the provider got wrong.
+pub async fn prepare(spec: Spec) -> Result<NewIdp, Error> {
+    let json =
+        |v: serde_json::Result<serde_json::Value>| v.map_err(|e| Error::invalid(e.to_string()));
     match spec {
         Spec::Oidc {
             slug,
@@ -616,13 +608,13 @@ pub async fn prepare(spec: Spec) -> Result<NewIdp, TenantError> {
         } => {
             let issuer = issuer.trim().to_owned();
             if client_id.trim().is_empty() || client_secret.is_empty() {
-                return Err(TenantError::Invalid(
-                    "an OIDC provider needs a client id and a client secret".into(),
+                return Err(Error::invalid(
+                    "an OIDC provider needs a client id and a client secret",
                 ));
             }
             let doc = super::oidc::discover(&issuer)
                 .await
-                .map_err(TenantError::Invalid)?;
+                .map_err(Error::invalid)?;
             let scopes = scopes
                 .into_iter()
                 .map(|s| s.trim().to_owned())
@@ -653,15 +645,15 @@ pub async fn prepare(spec: Spec) -> Result<NewIdp, TenantError> {
                 (Some(xml), _) => xml,
                 (None, Some(u)) => super::saml::fetch_metadata(u)
                     .await
-                    .map_err(TenantError::Invalid)?,
+                    .map_err(Error::invalid)?,
                 (None, None) => {
-                    return Err(TenantError::Invalid(
-                        "give the IdP's metadata, or the URL it is published at".into(),
+                    return Err(Error::invalid(
+                        "give the IdP's metadata, or the URL it is published at",
                     ))
                 }
             };
             let mut settings = super::saml::read_metadata(&xml, metadata_url)
-                .map_err(|e| TenantError::Invalid(format!("metadata refused: {e}")))?;
+                .map_err(|e| Error::invalid(format!("metadata refused: {e}")))?;
             settings.idp_initiated = idp_initiated;
             settings.trust_email = trust_email;
             Ok(NewIdp {

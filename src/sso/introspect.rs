@@ -13,7 +13,8 @@ use crate::db::schema::{external_identities as ext, token_introspectors as ti, u
 use crate::db::time::format_time;
 use crate::db::time::now;
 use crate::db::DbConn;
-use crate::tenants::{self, Mode, Tenant, TenantError};
+use crate::error::Error;
+use crate::tenants::{self, Mode, Tenant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use diesel::prelude::*;
@@ -83,21 +84,21 @@ pub async fn fetch_jwks(url: &str) -> Result<String, String> {
 ///
 /// # Errors
 /// What is wrong with them.
-pub fn check(algs: &Option<Vec<String>>) -> Result<(), TenantError> {
+pub fn check(algs: &Option<Vec<String>>) -> Result<(), Error> {
     algs.as_deref()
         .map_or(Ok(()), |a| check_algorithms(a).map(|_| ()))
 }
 
-fn check_algorithms(algs: &[String]) -> Result<String, TenantError> {
+fn check_algorithms(algs: &[String]) -> Result<String, Error> {
     if algs.is_empty() {
-        return Err(TenantError::Invalid(format!(
+        return Err(Error::invalid(format!(
             "name the algorithms the IdP signs with: {}",
             ASYMMETRIC.join(", ")
         )));
     }
     for a in algs {
         if !ASYMMETRIC.contains(&a.trim()) {
-            return Err(TenantError::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "{a:?} is not accepted: use {} (public-key signatures only)",
                 ASYMMETRIC.join(", ")
             )));
@@ -115,7 +116,7 @@ pub async fn add(
     db: &crate::db::Db,
     tenant_slug: &str,
     new: NewIntrospector,
-) -> Result<Introspector, TenantError> {
+) -> Result<Introspector, Error> {
     let algorithms = check_algorithms(&new.algorithms)?;
     for (what, v) in [
         ("name", &new.name),
@@ -123,14 +124,12 @@ pub async fn add(
         ("audience", &new.audience),
     ] {
         if v.trim().is_empty() {
-            return Err(TenantError::Invalid(format!(
-                "the {what} must not be empty"
-            )));
+            return Err(Error::invalid(format!("the {what} must not be empty")));
         }
     }
     let jwks = fetch_jwks(new.jwks_url.trim())
         .await
-        .map_err(TenantError::Invalid)?;
+        .map_err(Error::invalid)?;
     let slug = tenant_slug.to_owned();
     db.run_write(move |c| {
         let idp = idp::by_slugs(c, &slug, &new.idp)?;
@@ -159,7 +158,7 @@ pub async fn add(
             .execute(c)
             .map_err(|e| {
                 if crate::db::is_unique_violation(&e) {
-                    TenantError::Taken(format!(
+                    Error::Taken(format!(
                         "tenant {slug:?} already has an introspector {:?}",
                         new.name.trim()
                     ))
@@ -179,7 +178,7 @@ pub async fn add(
 ///
 /// # Errors
 /// Unknown tenant.
-pub fn list(c: &mut DbConn, tenant_slug: &str) -> Result<Vec<(Introspector, String)>, TenantError> {
+pub fn list(c: &mut DbConn, tenant_slug: &str) -> Result<Vec<(Introspector, String)>, Error> {
     use crate::db::schema::identity_providers as ip;
     let t = tenants::by_slug(c, tenant_slug)?;
     Ok(ti::table
@@ -193,8 +192,8 @@ pub fn list(c: &mut DbConn, tenant_slug: &str) -> Result<Vec<(Introspector, Stri
 /// Removes an introspector; its tokens stop working at once.
 ///
 /// # Errors
-/// [`TenantError::NotFound`].
-pub fn remove(c: &mut DbConn, tenant_slug: &str, name: &str) -> Result<(), TenantError> {
+/// [`Error::NotFound`].
+pub fn remove(c: &mut DbConn, tenant_slug: &str, name: &str) -> Result<(), Error> {
     let t = tenants::by_slug(c, tenant_slug)?;
     let n = diesel::delete(
         ti::table
@@ -203,7 +202,7 @@ pub fn remove(c: &mut DbConn, tenant_slug: &str, name: &str) -> Result<(), Tenan
     )
     .execute(c)?;
     if n == 0 {
-        return Err(TenantError::NotFound(format!(
+        return Err(Error::NotFound(format!(
             "tenant {tenant_slug:?} has no introspector {name:?}"
         )));
     }

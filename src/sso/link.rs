@@ -41,7 +41,7 @@ pub enum LinkError {
     #[error(transparent)]
     Storage(#[from] crate::db::DbError),
     #[error(transparent)]
-    Tenant(#[from] crate::tenants::TenantError),
+    Tenant(#[from] crate::error::Error),
 }
 
 /// The result of accepting an invitation through an IdP sign-in.

@@ -63,26 +63,26 @@ impl From<keys::KeyError> for TokenError {
     }
 }
 
+impl From<crate::error::Error> for TokenError {
+    fn from(e: crate::error::Error) -> TokenError {
+        use crate::error::Error;
+        match e {
+            // The tenant in the URL does not exist: nobody can be signed in to it.
+            Error::NotFound(m) => TokenError::Unauthenticated(m),
+            other => TokenError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<crate::db::DbError> for TokenError {
     fn from(e: crate::db::DbError) -> TokenError {
-        TokenError::Internal(e.to_string())
+        crate::error::Error::from(e).into()
     }
 }
 
 impl From<diesel::result::Error> for TokenError {
     fn from(e: diesel::result::Error) -> TokenError {
-        TokenError::Internal(e.to_string())
-    }
-}
-
-impl From<tenants::TenantError> for TokenError {
-    fn from(e: tenants::TenantError) -> TokenError {
-        match e {
-            tenants::TenantError::NoTenant(s) => {
-                TokenError::Unauthenticated(format!("no tenant {s:?}"))
-            }
-            other => TokenError::Internal(other.to_string()),
-        }
+        crate::error::Error::from(e).into()
     }
 }
 

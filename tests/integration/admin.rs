@@ -79,8 +79,7 @@ async fn session(app: &TestApp, t: &Tenant, user_id: &str) -> String {
         .db
         .run(move |c| {
             let tid = muster::tenants::by_slug(c, &slug)?.id;
-            muster::sso::session::create(c, &tid, &uid, None)
-                .map_err(muster::tenants::TenantError::from)
+            muster::sso::session::create(c, &tid, &uid, None).map_err(muster::error::Error::from)
         })
         .await
         .unwrap()
@@ -1274,7 +1273,7 @@ async fn tenant_admins_and_members_stay_in_their_lane(app: TestApp) {
             diesel::update(pt::table.find(&id))
                 .set(pt::expires_at.eq("2000-01-01T00:00:00.000000Z"))
                 .execute(c)
-                .map_err(muster::tenants::TenantError::from)
+                .map_err(muster::error::Error::from)
         })
         .await
         .unwrap();

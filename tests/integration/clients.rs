@@ -157,8 +157,7 @@ async fn a_persons_token_does_not_open_scim(app: TestApp) {
         .db
         .run(move |c| {
             let tid = muster::tenants::by_slug(c, &slug)?.id;
-            muster::sso::session::create(c, &tid, &uid, None)
-                .map_err(muster::tenants::TenantError::from)
+            muster::sso::session::create(c, &tid, &uid, None).map_err(muster::error::Error::from)
         })
         .await
         .unwrap();

@@ -966,7 +966,7 @@ async fn tenant_id(app: &TestApp, t: &Tenant) -> String {
         .db
         .run(move |c| muster::tenants::by_slug(c, &slug))
         .await
-        .map_err(|e: muster::tenants::TenantError| e.to_string())
+        .map_err(|e: muster::error::Error| e.to_string())
         .expect("tenant")
         .id
 }

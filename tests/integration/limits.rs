@@ -116,7 +116,7 @@ async fn shared(app: &TestApp, t: &Tenant) -> i64 {
             use diesel::prelude::*;
             use muster::db::schema::rate_counts as rc;
             let tid = muster::tenants::by_slug(c, &slug)?.id;
-            Ok::<_, muster::tenants::TenantError>(
+            Ok::<_, muster::error::Error>(
                 rc::table
                     .filter(rc::key.like(format!("cred {tid} %")))
                     .select(diesel::dsl::max(rc::count))

@@ -5,9 +5,10 @@ use crate::browser::browse;
 use crate::peers::{self, Smtp};
 use crate::sso::{Agent, Page};
 use crate::util::{Backend, Tenant, TestApp};
+use muster::error::Error;
 use muster::notify::{outbox, templates, Kind as MailKind};
 use muster::people::{invites, passwords, users};
-use muster::tenants::{Mode, TenantError};
+use muster::tenants::Mode;
 use serde_json::{json, Value};
 use time::Duration;
 
@@ -26,7 +27,7 @@ async fn invite(
     t: &Tenant,
     email: &str,
     lifetime: Duration,
-) -> Result<invites::Invited, TenantError> {
+) -> Result<invites::Invited, Error> {
     let (url, slug, email) = (app.url.clone(), t.slug.clone(), email.to_owned());
     app.state
         .db
@@ -626,7 +627,7 @@ async fn admin_delete_waits_for_group_removal(app: TestApp) {
         })
         .await
         .unwrap_err();
-    assert!(matches!(err, TenantError::Conflict(_)), "{err}");
+    assert!(matches!(err, Error::Conflict(_)), "{err}");
     assert!(err.to_string().contains("auditors"), "{err}");
     assert_eq!(t.get(&format!("/Users/{id}")).await.status, 200);
     // The IdP, the source of truth, deletes regardless.

@@ -546,7 +546,7 @@ async fn response_signed_by_another_key_is_refused(app: TestApp) {
             diesel::update(t::table.filter(t::tenant_id.eq(tid)))
                 .set(t::settings.eq(settings))
                 .execute(c)?;
-            Ok::<_, muster::tenants::TenantError>(())
+            Ok::<_, muster::error::Error>(())
         })
         .await
         .unwrap();

@@ -37,7 +37,7 @@ async fn signed_in(app: &TestApp, t: &Tenant) -> (String, String) {
         .db
         .run(move |c| {
             let tid = muster::tenants::by_slug(c, &slug)?.id;
-            session::create(c, &tid, &uid, None).map_err(muster::tenants::TenantError::from)
+            session::create(c, &tid, &uid, None).map_err(muster::error::Error::from)
         })
         .await
         .unwrap();

@@ -144,7 +144,7 @@ impl TestApp {
                 tenants::create_token(c, &s, "test")
             })
             .await
-            .map_err(|e: tenants::TenantError| e.to_string())
+            .map_err(|e: muster::error::Error| e.to_string())
             .expect("tenant and token");
         Tenant {
             scim: format!("{}/scim/v2/{slug}", self.url),
