@@ -30,7 +30,7 @@ impl AppState {
     /// # Errors
     /// When the database cannot be opened or migrated.
     pub fn open(config: Config) -> anyhow::Result<AppState> {
-        let db = Db::open(&config.database, config.pool_size)?;
+        let db = Db::open(&config.database, config.pool_size, config.db_wait)?;
         // The token signing key exists before the first request needs it.
         db.conn()
             .map_err(anyhow::Error::from)

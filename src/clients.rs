@@ -263,6 +263,9 @@ pub async fn token(
                 "scope": scope,
             })),
         Ok(Err((status, code, why))) => oauth_error(status, code, &why),
+        Err(Error::Unavailable(_)) => {
+            oauth_error(503, "temporarily_unavailable", "try again shortly")
+        }
         Err(e) => {
             tracing::error!(error = %e, "client token failed");
             oauth_error(500, "server_error", "try again later")

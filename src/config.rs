@@ -8,11 +8,12 @@ use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 
 /// Every setting: its environment variable and its key in `muster.toml`.
-pub const SETTINGS: [(&str, &str); 12] = [
+pub const SETTINGS: [(&str, &str); 13] = [
     ("DATABASE_URL", "database_url"),
     ("MUSTER_BIND", "bind"),
     ("MUSTER_PUBLIC_URL", "public_url"),
     ("MUSTER_DB_POOL", "db_pool"),
+    ("MUSTER_DB_WAIT", "db_wait"),
     ("MUSTER_WORKERS", "workers"),
     ("MUSTER_SMTP_URL", "smtp_url"),
     ("MUSTER_MAIL_FROM", "mail_from"),
@@ -103,6 +104,8 @@ pub struct Config {
     pub public_url: String,
     pub database: DbUrl,
     pub pool_size: u32,
+    /// How long a request waits for a database connection before it is answered 503.
+    pub db_wait: std::time::Duration,
     pub workers: usize,
     /// SMTP server URL; `None` writes emails to `outbox_dir`.
     pub smtp_url: Option<String>,
@@ -153,6 +156,9 @@ impl Config {
             },
         };
         let mut config = Config::new(bind, public_url, database, pool_size)?;
+        if let Some(n) = positive("MUSTER_DB_WAIT")? {
+            config.db_wait = std::time::Duration::from_secs(u64::from(n));
+        }
         if let Some(n) = positive("MUSTER_WORKERS")? {
             config.workers = n as usize;
         }
@@ -212,6 +218,7 @@ impl Config {
             public_url,
             database,
             pool_size,
+            db_wait: std::time::Duration::from_secs(30),
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             smtp_url: None,
             mail_from: format!("muster <muster@{host}>"),

@@ -98,6 +98,7 @@ impl From<TokenError> for ApiError {
     fn from(e: TokenError) -> ApiError {
         match e {
             TokenError::Internal(m) => super::error::internal(&m),
+            TokenError::Unavailable(m) => ApiError::new(503, "unavailable", m),
             other => ApiError::unauthenticated(other.to_string()),
         }
     }

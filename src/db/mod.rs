@@ -115,11 +115,12 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
 }
 
 impl Db {
-    /// Opens the pool and applies any pending migrations.
+    /// Opens the pool and applies any pending migrations. A request waits up to `wait` for a
+    /// connection; then it fails with [`DbError::Connection`], which callers answer 503.
     ///
     /// # Errors
     /// When the database cannot be reached or a migration fails.
-    pub fn open(url: &DbUrl, max_size: u32) -> Result<Db, DbError> {
+    pub fn open(url: &DbUrl, max_size: u32, wait: Duration) -> Result<Db, DbError> {
         let (conn_url, dialect) = match url {
             // Build the variant from the scheme: SQLite would accept any string as a path.
             DbUrl::Postgres(u) => (u.clone(), Dialect::Postgres),
@@ -130,7 +131,7 @@ impl Db {
                 .max_size(size)
                 // No connection before migrations ran: each one then loads the final schema.
                 .min_idle(Some(0))
-                .connection_timeout(Duration::from_secs(30))
+                .connection_timeout(wait)
                 .connection_customizer(Box::new(SqlitePragmas))
                 .build(ConnectionManager::<DbConn>::new(conn_url.clone()))
         };

@@ -111,7 +111,14 @@ impl Page {
 
 impl From<Error> for Page {
     fn from(e: Error) -> Page {
-        Page::internal(e)
+        match e {
+            Error::Unavailable(_) => Page::new(
+                503,
+                "muster is busy",
+                "Too many requests are waiting right now. Try again in a moment.",
+            ),
+            other => Page::internal(other),
+        }
     }
 }
 

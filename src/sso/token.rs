@@ -53,6 +53,9 @@ pub enum TokenError {
     /// A token that does not verify.
     #[error("{0}")]
     Invalid(String),
+    /// muster cannot serve the request now; retry.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -69,6 +72,7 @@ impl From<crate::error::Error> for TokenError {
         match e {
             // The tenant in the URL does not exist: nobody can be signed in to it.
             Error::NotFound(m) => TokenError::Unauthenticated(m),
+            Error::Unavailable(m) => TokenError::Unavailable(m),
             other => TokenError::Internal(other.to_string()),
         }
     }
@@ -98,6 +102,7 @@ impl actix_web::ResponseError for TokenError {
             TokenError::Unauthenticated(_) | TokenError::Invalid(_) => {
                 actix_web::http::StatusCode::UNAUTHORIZED
             }
+            TokenError::Unavailable(_) => actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
             TokenError::Internal(_) => actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -110,6 +115,12 @@ impl actix_web::ResponseError for TokenError {
                 "invalid_token",
                 r#"Bearer error="invalid_token""#.to_owned(),
             ),
+            TokenError::Unavailable(_) => {
+                return HttpResponse::ServiceUnavailable()
+                    .insert_header((header::CACHE_CONTROL, "no-store"))
+                    .insert_header((header::RETRY_AFTER, "1"))
+                    .json(json!({"error": "temporarily_unavailable"}));
+            }
             TokenError::Internal(e) => {
                 tracing::error!(error = %e, "token request failed");
                 return HttpResponse::InternalServerError()

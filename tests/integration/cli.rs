@@ -375,7 +375,12 @@ fn database_stores_only_a_sha256_hash_of_the_token() {
     }
 
     let path = dir.path().join("muster.db").to_string_lossy().into_owned();
-    let db = muster::db::Db::open(&muster::db::DbUrl::Sqlite(path), 1).expect("open database");
+    let db = muster::db::Db::open(
+        &muster::db::DbUrl::Sqlite(path),
+        1,
+        std::time::Duration::from_secs(30),
+    )
+    .expect("open database");
     let mut c = db.conn().expect("connection");
     let rows: Vec<(String, String)> = scim_tokens::table
         .select((scim_tokens::name, scim_tokens::token_hash))

@@ -1,6 +1,6 @@
 //! Operations: health and readiness, request ids, and Prometheus metrics after real traffic.
 
-use crate::util::TestApp;
+use crate::util::{Backend, TestApp};
 use muster::tenants::Mode;
 use serde_json::{json, Value};
 
@@ -114,3 +114,73 @@ async fn metrics_after_traffic(app: TestApp) {
 }
 
 crate::on_both_backends!(health_readiness_and_request_ids, metrics_after_traffic);
+
+/// While no database connection can be had, every surface answers 503 in its own form, and
+/// serves again once one is free.
+async fn a_full_pool_answers_503_everywhere(backend: Backend) {
+    let Some(app) = TestApp::start_with(backend, false, |c| {
+        c.pool_size = 1;
+        c.db_wait = std::time::Duration::from_secs(1);
+    })
+    .await
+    else {
+        eprintln!("PostgreSQL not configured (MUSTER_TEST_PG): skipped");
+        return;
+    };
+    let t = app.tenant().await;
+    let admin = app
+        .state
+        .db
+        .run_write(|c| muster::admin::tokens::create(c, "pool"))
+        .await
+        .unwrap();
+    let login = format!("{}/t/{}/login", app.url, t.slug);
+    assert_eq!(app.client.get(&login).send().await.unwrap().status(), 200);
+
+    // The one connection (on SQLite, the one that reads) is taken.
+    let db = app.state.db.clone();
+    let held = tokio::task::spawn_blocking(move || db.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    let page = app.client.get(&login).send().await.unwrap();
+    assert_eq!(page.status(), 503);
+    assert!(page.text().await.unwrap().contains("busy"));
+    let info = app
+        .client
+        .get(format!("{}/t/{}/userinfo", app.url, t.slug))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), 503);
+    assert_eq!(
+        info.json::<Value>().await.unwrap()["error"],
+        "temporarily_unavailable"
+    );
+    t.get("/Users").await.assert_error(503, None);
+    let api = app
+        .client
+        .get(format!("{}/admin/v1/tenants", app.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 503);
+    assert_eq!(api.json::<Value>().await.unwrap()["code"], "unavailable");
+
+    drop(held);
+    assert_eq!(app.client.get(&login).send().await.unwrap().status(), 200);
+    assert_eq!(t.get("/Users").await.status, 200);
+}
+
+mod full_pool {
+    #[actix_web::test]
+    async fn sqlite() {
+        super::a_full_pool_answers_503_everywhere(super::Backend::Sqlite).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres() {
+        super::a_full_pool_answers_503_everywhere(super::Backend::Postgres).await;
+    }
+}

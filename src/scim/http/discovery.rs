@@ -153,6 +153,7 @@ pub async fn me(req: HttpRequest) -> ScimResult<HttpResponse> {
         .await
         .map_err(|e| match e {
             TokenError::Internal(e) => ScimError::internal(&e),
+            TokenError::Unavailable(m) => ScimError::status(503, m),
             other => ScimError::status(401, other.to_string()),
         })?;
     let rest = req.match_info().get("rest").unwrap_or_default();
