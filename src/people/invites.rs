@@ -4,7 +4,7 @@
 //! tenant's IdP whose verified email matches) activates the user. Inviting again issues a new
 //! link and revokes the old one.
 
-use super::{scim, users};
+use super::users;
 use crate::auth::secret;
 use crate::db::schema::{invites as inv, users as u};
 use crate::db::time::format_time;
@@ -102,9 +102,9 @@ pub fn invite(
                     "emails": [{"value": email, "primary": true}],
                     "active": false,
                 });
-                let incoming = resource::normalize(Kind::User, &doc).map_err(scim)?;
+                let incoming = resource::normalize(Kind::User, &doc).map_err(Error::from)?;
                 store::create(c, &t.id, Kind::User, incoming, None, &now())
-                    .map_err(scim)?
+                    .map_err(Error::from)?
                     .id
             }
         };

@@ -2,7 +2,6 @@
 //! Deactivation goes through the same store path as SCIM `active=false`, which ends the user's
 //! sessions in the same transaction.
 
-use super::scim;
 use crate::db::schema::{groups, members, users};
 use crate::db::text::norm_str;
 use crate::db::time::now;
@@ -71,13 +70,13 @@ pub fn set_active(
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "replace", "path": "active", "value": active}],
     }))
-    .map_err(scim)?;
+    .map_err(Error::from)?;
     let key = Key {
         tenant: tenant_id,
         kind: Kind::User,
         id: user_id,
     };
-    store::patch(c, key, &ops, None, &Precondition::default(), &now()).map_err(scim)?;
+    store::patch(c, key, &ops, None, &Precondition::default(), &now()).map_err(Error::from)?;
     Ok(())
 }
 
@@ -117,7 +116,7 @@ pub fn delete(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<(), Erro
             }
         )));
     }
-    store::delete(c, tenant_id, Kind::User, user_id, &Precondition::default()).map_err(scim)
+    store::delete(c, tenant_id, Kind::User, user_id, &Precondition::default()).map_err(Error::from)
 }
 
 /// What a user may do in their tenant.

@@ -3,6 +3,7 @@
 //! with a generic 500 that reveals nothing.
 
 use crate::db::DbError;
+use crate::error::Error;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
@@ -136,20 +137,45 @@ impl ResponseError for ScimError {
     }
 }
 
+impl From<Error> for ScimError {
+    fn from(e: Error) -> ScimError {
+        match e {
+            Error::NotFound(m) => ScimError::status(404, m),
+            Error::Taken(m) => ScimError::conflict(m),
+            Error::Conflict(m) => ScimError::status(409, m),
+            Error::Invalid { message, .. } => ScimError::bad(ScimType::InvalidValue, message),
+            Error::Forbidden(m) => ScimError::status(403, m),
+            Error::Unavailable(m) => ScimError::status(503, m),
+            Error::Internal(m) => ScimError::internal(&m),
+        }
+    }
+}
+
+/// What a SCIM refusal means to the rest of muster (people and sign-in write users through
+/// the SCIM store): its status, kept.
+impl From<ScimError> for Error {
+    fn from(e: ScimError) -> Error {
+        match (e.status, e.scim_type) {
+            (404, _) => Error::NotFound(e.detail),
+            (409, Some(ScimType::Uniqueness)) => Error::Taken(e.detail),
+            (409 | 412, _) => Error::Conflict(e.detail),
+            (403, _) => Error::Forbidden(e.detail),
+            (503, _) => Error::Unavailable(e.detail),
+            (400..=499, _) => Error::invalid(e.detail),
+            // Already logged where it was made; the detail reveals nothing.
+            _ => Error::Internal(e.detail),
+        }
+    }
+}
+
 impl From<DbError> for ScimError {
     fn from(e: DbError) -> ScimError {
-        match e {
-            DbError::Connection(_) => {
-                tracing::error!(error = %e, "database unavailable");
-                ScimError::status(503, "the database is unavailable; retry later")
-            }
-            other => ScimError::internal(&other),
-        }
+        Error::from(e).into()
     }
 }
 
 impl From<diesel::result::Error> for ScimError {
     fn from(e: diesel::result::Error) -> ScimError {
-        ScimError::from(DbError::Query(e))
+        Error::from(e).into()
     }
 }

@@ -642,6 +642,19 @@ async fn admin_delete_waits_for_group_removal(app: TestApp) {
         .body
         .get("members")
         .is_none_or(|m| m.as_array().is_some_and(Vec::is_empty)));
+    // The store's refusals keep their meaning: a user that is gone is not found (404 on
+    // the admin API), not an invalid request.
+    let (slug, uid) = (t.slug.clone(), id.clone());
+    let gone = app
+        .state
+        .db
+        .run(move |c| {
+            let tid = muster::tenants::by_slug(c, &slug)?.id;
+            users::set_active(c, &tid, &uid, true)
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(gone, Error::NotFound(_)), "{gone:?}");
 }
 
 async fn sso_follows_the_mode_and_accepts_invitations(app: TestApp) {
