@@ -25,6 +25,10 @@ pub enum Error {
         field: Option<&'static str>,
         message: String,
     },
+    /// The credentials presented open nothing: unknown, expired, revoked, or their person is
+    /// not (or no longer) allowed in (401).
+    #[error("{0}")]
+    Unauthenticated(String),
     /// The caller may not do this (403).
     #[error("{0}")]
     Forbidden(String),

@@ -1,17 +1,18 @@
-//! Tenants and their SCIM bearer tokens.
+//! Tenants: the registry every other module hangs off. A tenant has a slug (its URLs), a name,
+//! a provisioning mode, its SCIM rate limits and the URLs sign-ins may return to.
 
-use crate::auth::secret;
-use crate::db::schema::{scim_tokens, tenants};
+use crate::db::schema::{redirect_targets, tenants};
 use crate::db::time::now;
 use crate::db::DbConn;
 use crate::error::Error;
+use crate::ids::{TenantId, TenantSlug};
 use diesel::prelude::*;
-use diesel::result::Error as DieselError;
 use std::fmt;
 use std::str::FromStr;
 
 /// How people get into a tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Mode {
     /// The IdP pushes users over SCIM and is the source of truth.
     Scim,
@@ -21,13 +22,22 @@ pub enum Mode {
     Invite,
 }
 
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Mode {
+    /// The stored and shown name.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Mode::Scim => "scim",
             Mode::Jit => "jit",
             Mode::Invite => "invite",
-        })
+        }
+    }
+}
+
+crate::ids::stored_as_text!(Mode);
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -47,10 +57,10 @@ impl FromStr for Mode {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tenants)]
 pub struct Tenant {
-    pub id: String,
-    pub slug: String,
+    pub id: TenantId,
+    pub slug: TenantSlug,
     pub name: String,
-    pub mode: String,
+    pub mode: Mode,
     pub created_at: String,
     /// SCIM requests per minute per credential; 0 is no limit.
     pub scim_rate_limit: i32,
@@ -59,8 +69,8 @@ pub struct Tenant {
 }
 
 /// The error for a slug that names no tenant.
-pub fn unknown(slug: &str) -> Error {
-    Error::NotFound(format!("no tenant {slug:?}"))
+pub fn unknown(slug: &TenantSlug) -> Error {
+    Error::NotFound(format!("no tenant {:?}", slug.as_str()))
 }
 
 /// A slug is what appears in URLs: lower-case letters, digits and `-`, 1 to 63 characters.
@@ -77,9 +87,10 @@ pub fn check_slug(slug: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(format!(
-            "invalid slug {slug:?}: use 1-63 lower-case letters, digits and '-'"
-        )))
+        Err(Error::invalid_field(
+            "slug",
+            format!("invalid slug {slug:?}: use 1-63 lower-case letters, digits and '-'"),
+        ))
     }
 }
 
@@ -87,13 +98,18 @@ pub fn check_slug(slug: &str) -> Result<(), Error> {
 ///
 /// # Errors
 /// An invalid or taken slug.
-pub fn create(c: &mut DbConn, slug: &str, name: Option<&str>, mode: Mode) -> Result<Tenant, Error> {
-    check_slug(slug)?;
+pub fn create(
+    c: &mut DbConn,
+    slug: &TenantSlug,
+    name: Option<&str>,
+    mode: Mode,
+) -> Result<Tenant, Error> {
+    check_slug(slug.as_str())?;
     let t = Tenant {
-        id: uuid::Uuid::new_v4().to_string(),
-        slug: slug.to_owned(),
-        name: name.unwrap_or(slug).to_owned(),
-        mode: mode.to_string(),
+        id: crate::ids::new_uuid(),
+        slug: slug.clone(),
+        name: name.unwrap_or(slug.as_str()).to_owned(),
+        mode,
         created_at: now(),
         scim_rate_limit: 0,
         address_rate_limit: 0,
@@ -103,13 +119,13 @@ pub fn create(c: &mut DbConn, slug: &str, name: Option<&str>, mode: Mode) -> Res
             tenants::id.eq(&t.id),
             tenants::slug.eq(&t.slug),
             tenants::name.eq(&t.name),
-            tenants::mode.eq(&t.mode),
+            tenants::mode.eq(t.mode),
             tenants::created_at.eq(&t.created_at),
         ))
         .execute(c)
         .map_err(|e| match e {
             e if crate::db::is_unique_violation(&e) => {
-                Error::Taken(format!("tenant {slug:?} already exists"))
+                Error::Taken(format!("tenant {:?} already exists", slug.as_str()))
             }
             e => e.into(),
         })?;
@@ -119,7 +135,7 @@ pub fn create(c: &mut DbConn, slug: &str, name: Option<&str>, mode: Mode) -> Res
 /// All tenants by slug.
 ///
 /// # Errors
-/// Database errors.
+/// Database errors, a stored mode muster does not know.
 pub fn list(c: &mut DbConn) -> Result<Vec<Tenant>, Error> {
     Ok(tenants::table
         .order(tenants::slug)
@@ -127,11 +143,11 @@ pub fn list(c: &mut DbConn) -> Result<Vec<Tenant>, Error> {
         .load(c)?)
 }
 
-/// The tenant with this slug.
+/// The tenant with this slug: how every edge (URL, command line) resolves the tenant it names.
 ///
 /// # Errors
 /// [`Error::NotFound`].
-pub fn by_slug(c: &mut DbConn, slug: &str) -> Result<Tenant, Error> {
+pub fn by_slug(c: &mut DbConn, slug: &TenantSlug) -> Result<Tenant, Error> {
     tenants::table
         .filter(tenants::slug.eq(slug))
         .select(Tenant::as_select())
@@ -140,150 +156,37 @@ pub fn by_slug(c: &mut DbConn, slug: &str) -> Result<Tenant, Error> {
         .ok_or_else(|| unknown(slug))
 }
 
-/// Switches a tenant's provisioning mode; users are kept.
+/// The tenant with this id.
 ///
 /// # Errors
 /// [`Error::NotFound`].
-pub fn set_mode(c: &mut DbConn, slug: &str, mode: Mode) -> Result<(), Error> {
-    let n = diesel::update(tenants::table.filter(tenants::slug.eq(slug)))
-        .set(tenants::mode.eq(mode.to_string()))
-        .execute(c)?;
-    if n == 0 {
-        return Err(unknown(slug));
-    }
-    Ok(())
-}
-
-/// A SCIM token as listed (never the secret).
-#[derive(Debug, Clone, Queryable)]
-pub struct TokenInfo {
-    pub name: String,
-    pub created_at: String,
-    pub last_used_at: Option<String>,
-}
-
-/// Creates a SCIM token and returns the secret, which is not stored and cannot be shown again.
-///
-/// # Errors
-/// Unknown tenant, taken name.
-pub fn create_token(c: &mut DbConn, slug: &str, name: &str) -> Result<String, Error> {
-    let t = by_slug(c, slug)?;
-    let token = secret::generate("mst_scim_");
-    diesel::insert_into(scim_tokens::table)
-        .values((
-            scim_tokens::id.eq(uuid::Uuid::new_v4().to_string()),
-            scim_tokens::tenant_id.eq(&t.id),
-            scim_tokens::name.eq(name),
-            scim_tokens::token_hash.eq(secret::hash(&token)),
-            scim_tokens::created_at.eq(now()),
-        ))
-        .execute(c)
-        .map_err(|e| match e {
-            e if crate::db::is_unique_violation(&e) => {
-                Error::Taken(format!(
-                    "tenant {slug:?} already has a token named {name:?}; pick another name or revoke it"
-                ))
-            }
-            e => e.into(),
-        })?;
-    Ok(token)
-}
-
-/// A tenant's tokens by name.
-///
-/// # Errors
-/// Unknown tenant.
-pub fn list_tokens(c: &mut DbConn, slug: &str) -> Result<Vec<TokenInfo>, Error> {
-    let t = by_slug(c, slug)?;
-    Ok(scim_tokens::table
-        .filter(scim_tokens::tenant_id.eq(&t.id))
-        .order(scim_tokens::name)
-        .select((
-            scim_tokens::name,
-            scim_tokens::created_at,
-            scim_tokens::last_used_at,
-        ))
-        .load(c)?)
-}
-
-/// Revokes (deletes) a token; requests bearing it fail from the next one on.
-///
-/// # Errors
-/// Unknown tenant or token.
-pub fn revoke_token(c: &mut DbConn, slug: &str, name: &str) -> Result<(), Error> {
-    let t = by_slug(c, slug)?;
-    let n = diesel::delete(
-        scim_tokens::table
-            .filter(scim_tokens::tenant_id.eq(&t.id))
-            .filter(scim_tokens::name.eq(name)),
-    )
-    .execute(c)?;
-    if n == 0 {
-        return Err(Error::NotFound(format!(
-            "tenant {slug:?} has no token named {name:?}"
-        )));
-    }
-    Ok(())
-}
-
-/// The tenant a SCIM request may act on: found only when `token` belongs to tenant `slug`.
-#[derive(Debug, Clone)]
-pub struct ScimCaller {
-    pub tenant_id: String,
-    pub mode: String,
-    pub token_name: String,
-    /// The tenant's rate limits (requests per minute; 0 is none): per credential, per address.
-    pub limits: (i32, i32),
-}
-
-/// Checks a bearer token against a tenant. Records the last use at most once a minute, so
-/// authentication does not turn every read into a write.
-///
-/// # Errors
-/// Database errors; `Ok(None)` for any token that does not open this tenant.
-pub fn authenticate(
-    c: &mut DbConn,
-    slug: &str,
-    token: &str,
-) -> Result<Option<ScimCaller>, DieselError> {
-    type Row = (String, String, String, String, Option<String>, (i32, i32));
-    let found: Option<Row> = scim_tokens::table
-        .inner_join(tenants::table.on(tenants::id.eq(scim_tokens::tenant_id)))
-        .filter(scim_tokens::token_hash.eq(secret::hash(token)))
-        .filter(tenants::slug.eq(slug))
-        .select((
-            tenants::id,
-            tenants::mode,
-            scim_tokens::id,
-            scim_tokens::name,
-            scim_tokens::last_used_at,
-            (tenants::scim_rate_limit, tenants::address_rate_limit),
-        ))
+pub fn get(c: &mut DbConn, tenant: &TenantId) -> Result<Tenant, Error> {
+    tenants::table
+        .find(tenant)
+        .select(Tenant::as_select())
         .first(c)
-        .optional()?;
-    let Some((tenant_id, mode, token_id, token_name, last_used, limits)) = found else {
-        return Ok(None);
-    };
-    if let Some(stamp) = crate::auth::last_use_due(last_used.as_deref()) {
-        diesel::update(scim_tokens::table.filter(scim_tokens::id.eq(&token_id)))
-            .set(scim_tokens::last_used_at.eq(stamp))
-            .execute(c)?;
-    }
-    Ok(Some(ScimCaller {
-        tenant_id,
-        mode,
-        token_name,
-        limits,
-    }))
+        .optional()?
+        .ok_or_else(|| Error::NotFound("the tenant no longer exists".into()))
+}
+
+/// Switches a tenant's provisioning mode; users are kept.
+///
+/// # Errors
+/// Database errors.
+pub fn set_mode(c: &mut DbConn, tenant: &TenantId, mode: Mode) -> Result<(), Error> {
+    diesel::update(tenants::table.find(tenant))
+        .set(tenants::mode.eq(mode))
+        .execute(c)?;
+    Ok(())
 }
 
 /// Sets a tenant's SCIM rate limits (requests per minute; 0 is none); `None` keeps one.
 ///
 /// # Errors
-/// [`Error::NotFound`], a negative limit.
+/// A negative limit.
 pub fn set_limits(
     c: &mut DbConn,
-    slug: &str,
+    tenant: &TenantId,
     per_credential: Option<i32>,
     per_address: Option<i32>,
 ) -> Result<(), Error> {
@@ -292,29 +195,137 @@ pub fn set_limits(
             "a limit is a number of requests per minute; 0 is no limit",
         ));
     }
-    let t = by_slug(c, slug)?;
     if let Some(n) = per_credential {
-        diesel::update(tenants::table.find(&t.id))
+        diesel::update(tenants::table.find(tenant))
             .set(tenants::scim_rate_limit.eq(n))
             .execute(c)?;
     }
     if let Some(n) = per_address {
-        diesel::update(tenants::table.find(&t.id))
+        diesel::update(tenants::table.find(tenant))
             .set(tenants::address_rate_limit.eq(n))
             .execute(c)?;
     }
     Ok(())
 }
 
-/// A tenant's SCIM rate limits: per credential, per client address.
+/// Allows `return_to` URLs that start with `prefix`, an absolute http(s) URL. It is stored in
+/// parsed form, whose origin ends with `/`, so `https://app.example.com` does not also allow
+/// `https://app.example.com.evil.example`. Adding one twice is harmless.
 ///
 /// # Errors
-/// [`Error::NotFound`].
-pub fn limits(c: &mut DbConn, slug: &str) -> Result<(i32, i32), Error> {
-    tenants::table
-        .filter(tenants::slug.eq(slug))
-        .select((tenants::scim_rate_limit, tenants::address_rate_limit))
-        .first(c)
-        .optional()?
-        .ok_or_else(|| unknown(slug))
+/// Unknown tenant, a prefix that is not such a URL.
+pub fn allow_redirect(c: &mut DbConn, tenant: &TenantId, prefix: &str) -> Result<(), Error> {
+    let url = url::Url::parse(prefix)
+        .map_err(|e| Error::invalid(format!("{prefix:?} is not an absolute URL: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return Err(Error::invalid(format!(
+            "{prefix:?} must be an http or https URL with a host"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(Error::invalid(format!(
+            "{prefix:?} must not carry a query, fragment or user name"
+        )));
+    }
+    // The parsed form ends its origin with '/', so a prefix match cannot run into the host.
+    let prefix = url.to_string();
+    let added = diesel::insert_into(redirect_targets::table)
+        .values((
+            redirect_targets::tenant_id.eq(tenant),
+            redirect_targets::prefix.eq(&prefix),
+            redirect_targets::created_at.eq(now()),
+        ))
+        .execute(c);
+    match added {
+        Err(e) if crate::db::is_unique_violation(&e) => Ok(()),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+/// Stops allowing a prefix.
+///
+/// # Errors
+/// Unknown tenant or prefix.
+pub fn disallow_redirect(c: &mut DbConn, tenant: &TenantId, prefix: &str) -> Result<(), Error> {
+    let normal = url::Url::parse(prefix)
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    let n = diesel::delete(
+        redirect_targets::table
+            .filter(redirect_targets::tenant_id.eq(tenant))
+            .filter(redirect_targets::prefix.eq_any([prefix, normal.as_str()])),
+    )
+    .execute(c)?;
+    if n == 0 {
+        return Err(Error::invalid(format!(
+            "{prefix:?} is not an allowed return_to of this tenant"
+        )));
+    }
+    Ok(())
+}
+
+/// The tenant's allowed `return_to` prefixes.
+///
+/// # Errors
+/// Database errors.
+pub fn redirects(c: &mut DbConn, tenant: &TenantId) -> Result<Vec<String>, Error> {
+    Ok(redirect_targets::table
+        .filter(redirect_targets::tenant_id.eq(tenant))
+        .order(redirect_targets::prefix)
+        .select(redirect_targets::prefix)
+        .load(c)?)
+}
+
+/// The `return_to` to honour: an absolute URL that starts with an allowed prefix, compared
+/// after parsing (so encodings, `//host`, `\` and user-info tricks cannot slip through).
+/// Anything else is dropped.
+pub fn checked_return_to(candidate: &str, allowed: &[String]) -> Option<String> {
+    let candidate = candidate.trim();
+    if candidate.is_empty() || candidate.chars().any(char::is_control) {
+        return None;
+    }
+    let url = url::Url::parse(candidate).ok()?;
+    if !matches!(url.scheme(), "https" | "http") || !url.username().is_empty() {
+        return None;
+    }
+    let text = url.to_string();
+    allowed
+        .iter()
+        .any(|p| text.starts_with(p.as_str()))
+        .then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checked_return_to;
+
+    #[test]
+    fn return_to_needs_an_allowed_prefix_after_parsing() {
+        let allowed = vec!["https://app.example.com/".to_owned()];
+        let ok = checked_return_to("https://app.example.com/home?x=1", &allowed);
+        assert_eq!(ok.as_deref(), Some("https://app.example.com/home?x=1"));
+        for bad in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "https://app.example.com.evil.example/",
+            "https://app.example.com@evil.example/",
+            "javascript:alert(1)",
+            "https://app.example.com/\r\nSet-Cookie: x=1",
+            "HTTPS://APP.EXAMPLE.COM:443/../../",
+        ] {
+            let got = checked_return_to(bad, &allowed);
+            assert!(
+                got.is_none()
+                    || got
+                        .as_deref()
+                        .is_some_and(|g| g.starts_with("https://app.example.com/")),
+                "{bad} gave {got:?}"
+            );
+        }
+        assert!(checked_return_to("https://evil.example/", &allowed).is_none());
+        assert!(checked_return_to("//evil.example", &allowed).is_none());
+        assert!(checked_return_to("https://app.example.com.evil.example/", &allowed).is_none());
+        assert!(checked_return_to("https://app.example.com@evil.example/", &allowed).is_none());
+    }
 }

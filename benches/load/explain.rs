@@ -8,13 +8,13 @@ use crate::seed::{TenantInfo, User};
 use anyhow::{anyhow, Context};
 use diesel::sql_types::{BigInt, Integer, Text};
 use diesel::QueryableByName;
-use muster::app::AppState;
 use muster::db::sql::Sql;
 use muster::db::{self, DbError, Dialect};
 use muster::scim::filter::parse_filter;
 use muster::scim::schema::Kind;
 use muster::scim::service::DEFAULT_COUNT;
 use muster::scim::store::{page_sql, ListQuery};
+use muster::state::AppState;
 use std::time::{Duration, Instant};
 
 /// Executions of each statement timed per tenant.
@@ -77,7 +77,7 @@ fn page(dialect: Dialect, tenant: &str, filter: &str) -> anyhow::Result<Sql> {
         start: 1,
         count: DEFAULT_COUNT,
     };
-    page_sql(dialect, tenant, Kind::User, &q).map_err(|e| anyhow!("{e}"))
+    page_sql(dialect, &tenant.into(), Kind::User, &q).map_err(|e| anyhow!("{e}"))
 }
 
 /// The COUNT the server runs before the page: the same FROM and WHERE, without ORDER BY,

@@ -4,12 +4,12 @@
 
 use crate::seed::{TenantInfo, User};
 use anyhow::anyhow;
-use muster::app::AppState;
 use muster::scim::error::ScimError;
 use muster::scim::patch::parse_ops;
 use muster::scim::resource::normalize;
 use muster::scim::schema::Kind;
 use muster::scim::store::{self, Key, Precondition};
+use muster::state::AppState;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,7 @@ async fn timed_add(state: &AppState, tenant: &str, ids: Vec<String>) -> anyhow::
     state
         .db
         .run_write(move |c| {
+            let tenant = muster::ids::TenantId::from(tenant);
             let now = muster::db::time::now();
             let group = normalize(Kind::Group, &json!({"displayName": "cost"}))?;
             let g = store::create(c, &tenant, Kind::Group, group, None, &now)?;

@@ -6,12 +6,12 @@ use anyhow::anyhow;
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use muster::app::AppState;
 use muster::db::{DbConn, DbError, Dialect};
 use muster::scim::error::ScimError;
 use muster::scim::resource::normalize;
 use muster::scim::schema::Kind;
 use muster::scim::store;
+use muster::state::AppState;
 use muster::tenants::{self, Mode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -93,9 +93,9 @@ pub async fn tenant(state: &AppState, slug: &str) -> anyhow::Result<TenantInfo> 
     let (id, token) = state
         .db
         .run(move |c| {
-            let t = tenants::create(c, &s, None, Mode::Scim)?;
-            let token = tenants::create_token(c, &s, "bench")?;
-            Ok::<_, muster::error::Error>((t.id, token))
+            let t = tenants::create(c, &s.as_str().into(), None, Mode::Scim)?;
+            let token = muster::auth::scim_tokens::create(c, &t.id, "bench")?;
+            Ok::<_, muster::error::Error>((t.id.into_string(), token))
         })
         .await?;
     Ok(TenantInfo {
@@ -134,11 +134,12 @@ fn create_users(
     to: usize,
 ) -> Result<Vec<User>, ScimError> {
     let now = muster::db::time::now();
+    let tenant = muster::ids::TenantId::from(tenant_id);
     let mut out = Vec::with_capacity(to.saturating_sub(from));
     for n in from..to {
         let body = user_body(domain, n);
         let incoming = normalize(Kind::User, &body)?;
-        let s = store::create(c, tenant_id, Kind::User, incoming, None, &now)?;
+        let s = store::create(c, &tenant, Kind::User, incoming, None, &now)?;
         out.push(User {
             id: s.id,
             user_name: text(&body, "userName"),

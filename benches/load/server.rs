@@ -2,9 +2,10 @@
 //! on a loopback port, over a fresh database that is removed again at the end.
 
 use anyhow::{bail, Context};
-use muster::app::{server, AppState};
 use muster::config::Config;
 use muster::db::DbUrl;
+use muster::http::server;
+use muster::state::AppState;
 use std::net::TcpListener;
 
 /// Admin URL used when `MUSTER_TEST_PG` is unset.

@@ -9,6 +9,7 @@ use super::{Kind, Rendered};
 use crate::db::schema::notifications as n;
 use crate::db::time::format_time;
 use crate::db::{Db, DbConn};
+use crate::ids::TenantId;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use std::time::Duration as StdDuration;
@@ -32,7 +33,7 @@ const POLL: StdDuration = StdDuration::from_millis(500);
 /// Database errors.
 pub fn enqueue(
     c: &mut DbConn,
-    tenant_id: &str,
+    tenant: &TenantId,
     kind: Kind,
     recipient: &str,
     r: &Rendered,
@@ -42,7 +43,7 @@ pub fn enqueue(
     diesel::insert_into(n::table)
         .values((
             n::id.eq(&id),
-            n::tenant_id.eq(tenant_id),
+            n::tenant_id.eq(tenant),
             n::kind.eq(kind.name()),
             n::recipient.eq(recipient),
             n::subject.eq(&r.subject),

@@ -8,7 +8,7 @@ use crate::db::schema::notification_templates as t;
 use crate::db::time::now;
 use crate::db::DbConn;
 use crate::error::Error;
-use crate::tenants;
+use crate::ids::TenantId;
 use diesel::prelude::*;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde_json::{json, Value};
@@ -129,9 +129,9 @@ pub fn check_part(part: &str, src: &str) -> Result<(), String> {
 ///
 /// # Errors
 /// Database errors.
-pub fn current(c: &mut DbConn, tenant_id: &str, kind: Kind) -> Result<(Template, bool), Error> {
+pub fn current(c: &mut DbConn, tenant: &TenantId, kind: Kind) -> Result<(Template, bool), Error> {
     let own: Option<(String, String, String)> = t::table
-        .find((tenant_id, kind.name()))
+        .find((tenant, kind.name()))
         .select((t::subject, t::html, t::text))
         .first(c)
         .optional()?;
@@ -154,11 +154,11 @@ pub fn current(c: &mut DbConn, tenant_id: &str, kind: Kind) -> Result<(Template,
 /// Database errors; a stored template that no longer renders (it was checked when saved).
 pub fn render_for(
     c: &mut DbConn,
-    tenant_id: &str,
+    tenant: &TenantId,
     kind: Kind,
     values: &Value,
 ) -> Result<Rendered, Error> {
-    let (tpl, _) = current(c, tenant_id, kind)?;
+    let (tpl, _) = current(c, tenant, kind)?;
     render(&tpl, values).map_err(Error::invalid)
 }
 
@@ -173,15 +173,14 @@ pub struct Change {
 /// Saves a tenant's override after a test render with every variable.
 ///
 /// # Errors
-/// Unknown tenant; a template that does not render (with its line).
+/// A template that does not render (with its line).
 pub fn set(
     c: &mut DbConn,
-    tenant_slug: &str,
+    tenant: &TenantId,
     kind: Kind,
     change: Change,
 ) -> Result<Template, Error> {
-    let tenant = tenants::by_slug(c, tenant_slug)?;
-    let (mut tpl, _) = current(c, &tenant.id, kind)?;
+    let (mut tpl, _) = current(c, tenant, kind)?;
     if let Some(s) = change.subject {
         tpl.subject = s;
     }
@@ -193,10 +192,10 @@ pub fn set(
     }
     render(&tpl, &sample()).map_err(Error::invalid)?;
     crate::db::write_tx(c, |c| {
-        diesel::delete(t::table.find((&tenant.id, kind.name()))).execute(c)?;
+        diesel::delete(t::table.find((tenant, kind.name()))).execute(c)?;
         diesel::insert_into(t::table)
             .values((
-                t::tenant_id.eq(&tenant.id),
+                t::tenant_id.eq(tenant),
                 t::kind.eq(kind.name()),
                 t::subject.eq(&tpl.subject),
                 t::html.eq(&tpl.html),
@@ -212,10 +211,9 @@ pub fn set(
 /// Goes back to the shipped template.
 ///
 /// # Errors
-/// Unknown tenant.
-pub fn reset(c: &mut DbConn, tenant_slug: &str, kind: Kind) -> Result<(), Error> {
-    let tenant = tenants::by_slug(c, tenant_slug)?;
-    diesel::delete(t::table.find((&tenant.id, kind.name()))).execute(c)?;
+/// Database errors.
+pub fn reset(c: &mut DbConn, tenant: &TenantId, kind: Kind) -> Result<(), Error> {
+    diesel::delete(t::table.find((tenant, kind.name()))).execute(c)?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ use crate::db::schema::{groups as g, members as m, users as u};
 use crate::db::text::norm_str;
 use crate::db::DbConn;
 use crate::error::Error;
+use crate::ids::{GroupId, TenantId};
 use diesel::prelude::*;
 
 /// Where a page of groups starts: after this (display name, id).
@@ -13,7 +14,7 @@ pub type Cursor = (String, String);
 /// A group as listed.
 #[derive(Debug, Clone)]
 pub struct Listed {
-    pub id: String,
+    pub id: GroupId,
     pub display_name: String,
     pub external_id: Option<String>,
     pub members: i64,
@@ -34,13 +35,13 @@ pub struct Member {
 /// Database errors.
 pub fn list(
     c: &mut DbConn,
-    tenant_id: &str,
+    tenant: &TenantId,
     q: Option<&str>,
     after: Option<Cursor>,
     limit: i64,
 ) -> Result<(Vec<Listed>, Option<Cursor>), Error> {
     let limit = limit.clamp(1, 500);
-    let mut query = g::table.filter(g::tenant_id.eq(tenant_id)).into_boxed();
+    let mut query = g::table.filter(g::tenant_id.eq(tenant)).into_boxed();
     if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
         let pattern = crate::db::text::contains_pattern(&norm_str(q, false));
         query = query.filter(
@@ -56,15 +57,15 @@ pub fn list(
                 .or(g::display_name.eq(name).and(g::id.gt(id))),
         );
     }
-    let rows: Vec<(String, String, Option<String>)> = query
+    let rows: Vec<(GroupId, String, Option<String>)> = query
         .order((g::display_name, g::id))
         .limit(limit + 1)
         .select((g::id, g::display_name, g::external_id))
         .load(c)?;
     let more = rows.len() as i64 > limit;
     let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
-    let ids: Vec<&String> = rows.iter().map(|r| &r.0).collect();
-    let counts: Vec<(String, i64)> = m::table
+    let ids: Vec<&GroupId> = rows.iter().map(|r| &r.0).collect();
+    let counts: Vec<(GroupId, i64)> = m::table
         .filter(m::group_id.eq_any(ids))
         .group_by(m::group_id)
         .select((m::group_id, diesel::dsl::count_star()))
@@ -72,7 +73,7 @@ pub fn list(
     let next = rows
         .last()
         .filter(|_| more)
-        .map(|r| (r.1.clone(), r.0.clone()));
+        .map(|r| (r.1.clone(), r.0.to_string()));
     let out = rows
         .into_iter()
         .map(|(id, display_name, external_id)| Listed {
@@ -89,14 +90,20 @@ pub fn list(
 ///
 /// # Errors
 /// [`Error::NotFound`].
-pub fn get(c: &mut DbConn, tenant_id: &str, id: &str) -> Result<(Listed, Vec<Member>), Error> {
-    let (gid, display_name, external_id): (String, String, Option<String>) = g::table
-        .filter(g::tenant_id.eq(tenant_id))
+pub fn get(
+    c: &mut DbConn,
+    tenant: &TenantId,
+    id: &GroupId,
+) -> Result<(Listed, Vec<Member>), Error> {
+    let (gid, display_name, external_id): (GroupId, String, Option<String>) = g::table
+        .filter(g::tenant_id.eq(tenant))
         .filter(g::id.eq(id))
         .select((g::id, g::display_name, g::external_id))
         .first(c)
         .optional()?
-        .ok_or_else(|| Error::NotFound(format!("no group with id {id:?} in this tenant")))?;
+        .ok_or_else(|| {
+            Error::NotFound(format!("no group with id {:?} in this tenant", id.as_str()))
+        })?;
     let users: Vec<(String, String)> = m::table
         .inner_join(u::table.on(u::id.eq(m::member_id)))
         .filter(m::group_id.eq(&gid))

@@ -7,16 +7,15 @@
 use super::users;
 use crate::auth::secret;
 use crate::db::schema::{invites as inv, users as u};
-use crate::db::time::format_time;
-use crate::db::time::human_time;
-use crate::db::time::now;
+use crate::db::time::{format_time, human_time, now};
 use crate::db::{write_tx, DbConn};
 use crate::error::Error;
+use crate::ids::{TenantId, TenantSlug, UserId};
 use crate::notify::{outbox, templates, Kind as MailKind};
 use crate::scim::resource;
 use crate::scim::schema::Kind;
 use crate::scim::store;
-use crate::tenants::{self, Tenant};
+use crate::tenants::Tenant;
 use diesel::prelude::*;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -27,7 +26,7 @@ pub const LIFETIME: Duration = Duration::days(7);
 /// The result of an invite: the link is shown once, here, and is in the email.
 #[derive(Debug, Clone)]
 pub struct Invited {
-    pub user_id: String,
+    pub user_id: UserId,
     pub link: String,
     pub expires_at: OffsetDateTime,
     /// The outbox id of the email, when one was sent.
@@ -45,7 +44,7 @@ fn check_email(email: &str) -> Result<String, Error> {
 }
 
 /// The link of a token.
-pub fn link(public_url: &str, tenant: &str, token: &str) -> String {
+pub fn link(public_url: &str, tenant: &TenantSlug, token: &str) -> String {
     format!(
         "{}/t/{tenant}/invite/{token}",
         public_url.trim_end_matches('/')
@@ -60,13 +59,12 @@ pub fn link(public_url: &str, tenant: &str, token: &str) -> String {
 pub fn invite(
     c: &mut DbConn,
     public_url: &str,
-    tenant_slug: &str,
+    t: &Tenant,
     email: &str,
     send_email: bool,
     lifetime: Duration,
 ) -> Result<Invited, Error> {
     let email = check_email(email)?;
-    let t = tenants::by_slug(c, tenant_slug)?;
     write_tx(c, |c| {
         let existing = users::find(c, &t.id, &email)?;
         let mut resent = false;
@@ -82,13 +80,15 @@ pub fn invite(
                     > 0;
                 if active {
                     return Err(Error::Conflict(format!(
-                        "{email} already has an active account in {tenant_slug}"
+                        "{email} already has an active account in {}",
+                        t.slug
                     )));
                 }
                 if !pending {
                     return Err(Error::Conflict(format!(
-                        "{email} has a deactivated account in {tenant_slug}; reactivate it \
-                         (muster user reactivate) instead of inviting"
+                        "{email} has a deactivated account in {}; reactivate it \
+                         (muster user reactivate) instead of inviting",
+                        t.slug
                     )));
                 }
                 revoke_pending(c, &id)?;
@@ -103,9 +103,11 @@ pub fn invite(
                     "active": false,
                 });
                 let incoming = resource::normalize(Kind::User, &doc).map_err(Error::from)?;
-                store::create(c, &t.id, Kind::User, incoming, None, &now())
-                    .map_err(Error::from)?
-                    .id
+                UserId::from(
+                    store::create(c, &t.id, Kind::User, incoming, None, &now())
+                        .map_err(Error::from)?
+                        .id,
+                )
             }
         };
         let token = secret::generate("msi_");
@@ -124,7 +126,7 @@ pub fn invite(
             .execute(c)?;
         let link = link(public_url, &t.slug, &token);
         let email_id = if send_email {
-            Some(mail(c, &t, &email, &link, expires_at)?)
+            Some(mail(c, t, &email, &link, expires_at)?)
         } else {
             None
         };
@@ -162,10 +164,10 @@ fn mail(
     )?)
 }
 
-fn revoke_pending(c: &mut DbConn, user_id: &str) -> Result<usize, Error> {
+fn revoke_pending(c: &mut DbConn, user: &UserId) -> Result<usize, Error> {
     Ok(diesel::update(
         inv::table
-            .filter(inv::user_id.eq(user_id))
+            .filter(inv::user_id.eq(user))
             .filter(inv::accepted_at.is_null())
             .filter(inv::revoked_at.is_null()),
     )
@@ -177,13 +179,12 @@ fn revoke_pending(c: &mut DbConn, user_id: &str) -> Result<usize, Error> {
 /// follow.
 ///
 /// # Errors
-/// Unknown tenant or person, or nothing pending.
-pub fn revoke(c: &mut DbConn, tenant_slug: &str, email: &str) -> Result<(), Error> {
-    let t = tenants::by_slug(c, tenant_slug)?;
-    let id = users::require(c, &t.id, email)?;
+/// Unknown person, or nothing pending.
+pub fn revoke(c: &mut DbConn, tenant: &TenantId, email: &str) -> Result<(), Error> {
+    let id = users::require(c, tenant, email)?;
     if revoke_pending(c, &id)? == 0 {
         return Err(Error::NotFound(format!(
-            "{email} has no pending invitation in {tenant_slug}"
+            "{email} has no pending invitation in this tenant"
         )));
     }
     Ok(())
@@ -205,7 +206,7 @@ type ListRow = (String, String, String, Option<String>, Option<String>);
 /// id, user, email, expires, accepted, revoked.
 type LookupRow = (
     String,
-    String,
+    UserId,
     String,
     String,
     Option<String>,
@@ -215,12 +216,11 @@ type LookupRow = (
 /// The tenant's invitations, newest first.
 ///
 /// # Errors
-/// Unknown tenant, database errors.
-pub fn list(c: &mut DbConn, tenant_slug: &str) -> Result<Vec<Listed>, Error> {
-    let t = tenants::by_slug(c, tenant_slug)?;
+/// Database errors.
+pub fn list(c: &mut DbConn, tenant: &TenantId) -> Result<Vec<Listed>, Error> {
     let now = now();
     let rows: Vec<ListRow> = inv::table
-        .filter(inv::tenant_id.eq(&t.id))
+        .filter(inv::tenant_id.eq(tenant))
         .order(inv::created_at.desc())
         .select((
             inv::email,
@@ -257,7 +257,7 @@ pub fn list(c: &mut DbConn, tenant_slug: &str) -> Result<Vec<Listed>, Error> {
 pub enum Lookup {
     Valid {
         invite_id: String,
-        user_id: String,
+        user_id: UserId,
         email: String,
     },
     Unknown,
@@ -270,10 +270,10 @@ pub enum Lookup {
 ///
 /// # Errors
 /// Database errors.
-pub fn lookup(c: &mut DbConn, tenant_id: &str, token: &str) -> Result<Lookup, Error> {
+pub fn lookup(c: &mut DbConn, tenant: &TenantId, token: &str) -> Result<Lookup, Error> {
     let row: Option<LookupRow> = inv::table
         .filter(inv::token_hash.eq(secret::hash(token)))
-        .filter(inv::tenant_id.eq(tenant_id))
+        .filter(inv::tenant_id.eq(tenant))
         .select((
             inv::id,
             inv::user_id,
@@ -305,14 +305,14 @@ pub fn lookup(c: &mut DbConn, tenant_id: &str, token: &str) -> Result<Lookup, Er
 /// Database and store errors.
 pub fn accept_pending(
     c: &mut DbConn,
-    tenant_id: &str,
-    user_id: &str,
+    tenant: &TenantId,
+    user: &UserId,
     email: &str,
 ) -> Result<bool, Error> {
     write_tx(c, |c| {
         let pending: Vec<(String, String)> = inv::table
-            .filter(inv::tenant_id.eq(tenant_id))
-            .filter(inv::user_id.eq(user_id))
+            .filter(inv::tenant_id.eq(tenant))
+            .filter(inv::user_id.eq(user))
             .filter(inv::accepted_at.is_null())
             .filter(inv::revoked_at.is_null())
             .filter(inv::expires_at.gt(now()))
@@ -328,7 +328,7 @@ pub fn accept_pending(
             .set(inv::accepted_at.eq(now()))
             .execute(c)?;
         if won == 1 {
-            users::set_active(c, tenant_id, user_id, true)?;
+            users::set_active(c, tenant, user, true)?;
         }
         Ok(won == 1)
     })
@@ -342,14 +342,14 @@ pub fn accept_pending(
 /// Database and store errors.
 pub fn accept(
     c: &mut DbConn,
-    tenant_id: &str,
+    tenant: &TenantId,
     token: &str,
     password_hash: Option<String>,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<UserId>, Error> {
     write_tx(c, |c| {
         let Lookup::Valid {
             invite_id, user_id, ..
-        } = lookup(c, tenant_id, token)?
+        } = lookup(c, tenant, token)?
         else {
             return Ok(None);
         };
@@ -369,7 +369,7 @@ pub fn accept(
                 .set(u::password_hash.eq(h))
                 .execute(c)?;
         }
-        users::set_active(c, tenant_id, &user_id, true)?;
+        users::set_active(c, tenant, &user_id, true)?;
         Ok(Some(user_id))
     })
 }

@@ -1,9 +1,8 @@
 //! A person's lifecycle in a tenant beyond SCIM: invitations, passwords (sign-in, throttling,
 //! resets), and the admin's deactivate, reactivate and delete.
 
+pub mod directory;
 pub mod groups;
-pub mod http;
 pub mod invites;
 pub mod passwords;
-pub mod pats;
 pub mod users;

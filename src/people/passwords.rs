@@ -6,16 +6,16 @@
 //! Retry-After before any hash is computed, which keeps guessing slow and the CPUs free.
 
 use super::users;
+use crate::auth::password::Hasher;
 use crate::auth::secret;
 use crate::db::schema::{login_failures as lf, password_resets as pr, users as u};
 use crate::db::text::norm_str;
-use crate::db::time::format_time;
-use crate::db::time::human_time;
-use crate::db::time::now;
-use crate::db::{write_tx, DbConn};
+use crate::db::time::{format_time, human_time, now};
+use crate::db::{write_tx, Db, DbConn};
 use crate::error::Error;
+use crate::ids::{TenantId, TenantSlug, UserId};
 use crate::notify::{outbox, templates, Kind as MailKind};
-use crate::tenants;
+use crate::tenants::Tenant;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
@@ -67,8 +67,8 @@ pub fn check_policy(password: &str, identities: &[&str]) -> Result<(), String> {
 }
 
 /// The throttle key of an account and of a client address.
-pub fn account_key(tenant_id: &str, login: &str) -> String {
-    format!("acct:{tenant_id}:{}", norm_str(login.trim(), false))
+pub fn account_key(tenant: &TenantId, login: &str) -> String {
+    format!("acct:{tenant}:{}", norm_str(login.trim(), false))
 }
 
 pub fn address_key(addr: &str) -> String {
@@ -162,10 +162,10 @@ pub fn clear(c: &mut DbConn, key: &str) -> Result<(), Error> {
 /// Database errors.
 pub fn credentials(
     c: &mut DbConn,
-    tenant_id: &str,
+    tenant: &TenantId,
     login: &str,
-) -> Result<Option<(String, Option<String>, bool)>, Error> {
-    let Some(id) = users::find(c, tenant_id, login)? else {
+) -> Result<Option<(UserId, Option<String>, bool)>, Error> {
+    let Some(id) = users::find(c, tenant, login)? else {
         return Ok(None);
     };
     let (hash, active): (Option<String>, bool) = u::table
@@ -175,8 +175,60 @@ pub fn credentials(
     Ok(Some((id, hash, active)))
 }
 
+/// How a password sign-in ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignIn {
+    /// Too many failures for the account or the address: wait this many seconds.
+    Throttled(i64),
+    /// The name, the password, or the account's state is not right; which, nobody is told.
+    Wrong,
+    SignedIn(UserId),
+}
+
+/// A password sign-in to the tenant from `address`. Refused before any hash is computed when
+/// the account or the address is over its limit; an unknown name is checked against a dummy
+/// hash, so every wrong answer takes as long.
+///
+/// # Errors
+/// Database errors.
+pub async fn sign_in(
+    db: &Db,
+    hasher: &Hasher,
+    tenant: &TenantId,
+    login: &str,
+    password: String,
+    address: &str,
+) -> Result<SignIn, Error> {
+    let (account, address) = (account_key(tenant, login), address_key(address));
+    let keys = vec![
+        (account.clone(), ACCOUNT_LIMIT),
+        (address.clone(), ADDRESS_LIMIT),
+    ];
+    if let Some(secs) = db.run(move |c| throttled(c, &keys)).await? {
+        crate::ops::login("password", "throttled");
+        return Ok(SignIn::Throttled(secs));
+    }
+    let (tid, l) = (tenant.clone(), login.to_owned());
+    let (user, hash, active) = match db.run(move |c| credentials(c, &tid, &l)).await? {
+        Some((id, h, a)) => (Some(id), h, a),
+        None => (None, None, false),
+    };
+    let ok = hasher.verify(hash, password).await && active;
+    let Some(user) = user.filter(|_| ok) else {
+        let keys = vec![account, address];
+        db.run_write(move |c| record_failure(c, &keys)).await?;
+        tracing::info!(tenant = %tenant, "password sign-in failed");
+        crate::ops::login("password", "failed");
+        return Ok(SignIn::Wrong);
+    };
+    db.run_write(move |c| clear(c, &account)).await?;
+    tracing::info!(tenant = %tenant, user = %user, "signed in with a password");
+    crate::ops::login("password", "success");
+    Ok(SignIn::SignedIn(user))
+}
+
 /// The link of a reset token.
-pub fn reset_link(public_url: &str, tenant: &str, token: &str) -> String {
+pub fn reset_link(public_url: &str, tenant: &TenantSlug, token: &str) -> String {
     format!(
         "{}/t/{tenant}/reset/{token}",
         public_url.trim_end_matches('/')
@@ -189,24 +241,21 @@ pub fn reset_link(public_url: &str, tenant: &str, token: &str) -> String {
 /// answers the same either way.
 ///
 /// # Errors
-/// Unknown tenant, database errors.
+/// Database errors.
 pub fn start_reset(
     c: &mut DbConn,
     public_url: &str,
-    tenant_slug: &str,
+    t: &Tenant,
     login: &str,
     send_email: bool,
 ) -> Result<Option<String>, Error> {
-    let t = tenants::by_slug(c, tenant_slug)?;
     let Some((user_id, hash, active)) = credentials(c, &t.id, login)? else {
         return Ok(None);
     };
     if hash.is_none() || !active {
         return Ok(None);
     }
-    let user = crate::sso::token::person(c, &t.id, &user_id)
-        .map_err(|e| Error::invalid(e.to_string()))?
-        .unwrap_or_default();
+    let user = users::person(c, &t.id, &user_id)?.unwrap_or_default();
     if send_email && user.email.is_none() {
         return Ok(None);
     }
@@ -243,10 +292,10 @@ pub fn start_reset(
 ///
 /// # Errors
 /// Database errors.
-pub fn reset_user(c: &mut DbConn, tenant_id: &str, token: &str) -> Result<Option<String>, Error> {
+pub fn reset_user(c: &mut DbConn, tenant: &TenantId, token: &str) -> Result<Option<UserId>, Error> {
     Ok(pr::table
         .find(secret::hash(token))
-        .filter(pr::tenant_id.eq(tenant_id))
+        .filter(pr::tenant_id.eq(tenant))
         .filter(pr::used_at.is_null())
         .filter(pr::expires_at.gt(now()))
         .select(pr::user_id)
@@ -261,12 +310,12 @@ pub fn reset_user(c: &mut DbConn, tenant_id: &str, token: &str) -> Result<Option
 /// Database errors.
 pub fn finish_reset(
     c: &mut DbConn,
-    tenant_id: &str,
+    tenant: &TenantId,
     token: &str,
     hash: String,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<UserId>, Error> {
     write_tx(c, |c| {
-        let Some(user_id) = reset_user(c, tenant_id, token)? else {
+        let Some(user_id) = reset_user(c, tenant, token)? else {
             return Ok(None);
         };
         let active: bool = u::table.find(&user_id).select(u::active).first(c)?;
@@ -291,7 +340,7 @@ pub fn finish_reset(
         diesel::update(u::table.find(&user_id))
             .set(u::password_hash.eq(hash))
             .execute(c)?;
-        crate::sso::session::end_all(c, &user_id)?;
+        crate::auth::session::end_all(c, &user_id)?;
         Ok(Some(user_id))
     })
 }

@@ -1,126 +1,22 @@
-//! The admin's actions on one user: find by userName or email, deactivate, reactivate, delete.
-//! Deactivation goes through the same store path as SCIM `active=false`, which ends the user's
-//! sessions in the same transaction.
+//! Who a person is in a tenant: found by userName or email, their role, whether they may sign
+//! in, and the admin's deactivate, reactivate and delete. Deactivation goes through the same
+//! store path as SCIM `active=false`, which ends the user's sessions in the same transaction.
 
-use crate::db::schema::{groups, members, users};
+use crate::db::schema::{attrs, groups, members, users};
 use crate::db::text::norm_str;
 use crate::db::time::now;
 use crate::db::DbConn;
 use crate::error::Error;
+use crate::ids::{TenantId, UserId};
 use crate::scim::patch;
 use crate::scim::schema::Kind;
 use crate::scim::store::{self, Key, Precondition};
 use diesel::prelude::*;
-use serde_json::json;
-
-/// A user of the tenant by userName, or else by an email address only they have.
-///
-/// # Errors
-/// Database errors.
-pub fn find(c: &mut DbConn, tenant_id: &str, login: &str) -> Result<Option<String>, Error> {
-    let login = login.trim();
-    if login.is_empty() {
-        return Ok(None);
-    }
-    let by_name: Option<String> = users::table
-        .filter(users::tenant_id.eq(tenant_id))
-        .filter(users::user_name_key.eq(norm_str(login, false)))
-        .select(users::id)
-        .first(c)
-        .optional()?;
-    if by_name.is_some() {
-        return Ok(by_name);
-    }
-    crate::sso::link::by_email(c, tenant_id, login).map_err(|e| Error::invalid(e.to_string()))
-}
-
-/// Like [`find`], or an error that names who was not found.
-///
-/// # Errors
-/// No such user, database errors.
-pub fn require(c: &mut DbConn, tenant_id: &str, login: &str) -> Result<String, Error> {
-    find(c, tenant_id, login)?
-        .ok_or_else(|| Error::NotFound(format!("no user {login:?} in this tenant")))
-}
-
-/// Whether a user of the tenant is active; `None` when there is no such user.
-///
-/// # Errors
-/// Database errors.
-pub fn active(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Option<bool>, Error> {
-    Ok(users::table
-        .filter(users::tenant_id.eq(tenant_id))
-        .filter(users::id.eq(user_id))
-        .select(users::active)
-        .first(c)
-        .optional()?)
-}
-
-/// Sets `active`; deactivating ends every session of the user at once.
-///
-/// # Errors
-/// Database and store errors.
-pub fn set_active(
-    c: &mut DbConn,
-    tenant_id: &str,
-    user_id: &str,
-    active: bool,
-) -> Result<(), Error> {
-    let ops = patch::parse_ops(&json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "path": "active", "value": active}],
-    }))
-    .map_err(Error::from)?;
-    let key = Key {
-        tenant: tenant_id,
-        kind: Kind::User,
-        id: user_id,
-    };
-    store::patch(c, key, &ops, None, &Precondition::default(), &now()).map_err(Error::from)?;
-    Ok(())
-}
-
-/// The display names of the groups a user is in.
-///
-/// # Errors
-/// Database errors.
-pub fn group_names(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Vec<String>, Error> {
-    Ok(members::table
-        .inner_join(groups::table.on(groups::id.eq(members::group_id)))
-        .filter(members::member_id.eq(user_id))
-        .filter(groups::tenant_id.eq(tenant_id))
-        .order(groups::display_name)
-        .select(groups::display_name)
-        .load(c)?)
-}
-
-/// An admin's delete: refused while the user is in a group, which the admin removes them from
-/// first (a SCIM DELETE from the IdP, the source of truth, always succeeds).
-///
-/// # Errors
-/// [`Error::Conflict`] naming the groups; database errors.
-pub fn delete(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<(), Error> {
-    let names = group_names(c, tenant_id, user_id)?;
-    if !names.is_empty() {
-        return Err(Error::Conflict(format!(
-            "the user is still a member of {}; remove them from {} first",
-            names
-                .iter()
-                .map(|n| format!("{n:?}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if names.len() == 1 {
-                "it"
-            } else {
-                "those groups"
-            }
-        )));
-    }
-    store::delete(c, tenant_id, Kind::User, user_id, &Precondition::default()).map_err(Error::from)
-}
+use serde_json::{json, Value};
 
 /// What a user may do in their tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Role {
     /// Signs in and manages their own tokens.
     Member,
@@ -138,6 +34,8 @@ impl Role {
     }
 }
 
+crate::ids::stored_as_text!(Role);
+
 impl std::str::FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Role, String> {
@@ -149,207 +47,238 @@ impl std::str::FromStr for Role {
     }
 }
 
-/// A user's userName and role; `None` when the tenant has no such user.
+/// The user whose userName is `name` (compared case-folded).
 ///
 /// # Errors
 /// Database errors.
+pub fn by_user_name(
+    c: &mut DbConn,
+    tenant: &TenantId,
+    name: &str,
+) -> Result<Option<UserId>, Error> {
+    Ok(users::table
+        .filter(users::tenant_id.eq(tenant))
+        .filter(users::user_name_key.eq(norm_str(name, false)))
+        .select(users::id)
+        .first(c)
+        .optional()?)
+}
+
+/// The one user whose email is `email`; none when several share it (ambiguous, so no match).
+///
+/// # Errors
+/// Database errors.
+pub fn by_email(c: &mut DbConn, tenant: &TenantId, email: &str) -> Result<Option<UserId>, Error> {
+    let ids: Vec<UserId> = attrs::table
+        .filter(attrs::tenant_id.eq(tenant))
+        .filter(attrs::rtype.eq(Kind::User.name()))
+        .filter(attrs::path.eq("emails.value"))
+        .filter(attrs::val.eq(norm_str(email, false)))
+        .select(attrs::resource_id)
+        .distinct()
+        .limit(2)
+        .load(c)?;
+    Ok(match <[UserId; 1]>::try_from(ids) {
+        Ok([one]) => Some(one),
+        Err(_) => None,
+    })
+}
+
+/// A user of the tenant by userName, or else by an email address only they have.
+///
+/// # Errors
+/// Database errors.
+pub fn find(c: &mut DbConn, tenant: &TenantId, login: &str) -> Result<Option<UserId>, Error> {
+    let login = login.trim();
+    if login.is_empty() {
+        return Ok(None);
+    }
+    match by_user_name(c, tenant, login)? {
+        Some(id) => Ok(Some(id)),
+        None => by_email(c, tenant, login),
+    }
+}
+
+/// Like [`find`], or an error that names who was not found.
+///
+/// # Errors
+/// No such user, database errors.
+pub fn require(c: &mut DbConn, tenant: &TenantId, login: &str) -> Result<UserId, Error> {
+    find(c, tenant, login)?
+        .ok_or_else(|| Error::NotFound(format!("no user {login:?} in this tenant")))
+}
+
+/// The user `who` names: a userName, an email address, or else an id as given (a deleted
+/// user's id still finds their activity entries).
+///
+/// # Errors
+/// Database errors.
+pub fn named(c: &mut DbConn, tenant: &TenantId, who: &str) -> Result<UserId, Error> {
+    Ok(find(c, tenant, who)?.unwrap_or_else(|| UserId::from(who.trim())))
+}
+
+/// Whether a user of the tenant is active; `None` when there is no such user.
+///
+/// # Errors
+/// Database errors.
+pub fn active(c: &mut DbConn, tenant: &TenantId, user: &UserId) -> Result<Option<bool>, Error> {
+    Ok(users::table
+        .filter(users::tenant_id.eq(tenant))
+        .filter(users::id.eq(user))
+        .select(users::active)
+        .first(c)
+        .optional()?)
+}
+
+/// Sets `active`; deactivating ends every session of the user at once.
+///
+/// # Errors
+/// Database and store errors.
+pub fn set_active(
+    c: &mut DbConn,
+    tenant: &TenantId,
+    user: &UserId,
+    active: bool,
+) -> Result<(), Error> {
+    let ops = patch::parse_ops(&json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": active}],
+    }))?;
+    let key = Key {
+        tenant,
+        kind: Kind::User,
+        id: user.as_str(),
+    };
+    store::patch(c, key, &ops, None, &Precondition::default(), &now())?;
+    Ok(())
+}
+
+/// The display names of the groups a user is in.
+///
+/// # Errors
+/// Database errors.
+pub fn group_names(c: &mut DbConn, tenant: &TenantId, user: &UserId) -> Result<Vec<String>, Error> {
+    Ok(members::table
+        .inner_join(groups::table.on(groups::id.eq(members::group_id)))
+        .filter(members::member_id.eq(user))
+        .filter(groups::tenant_id.eq(tenant))
+        .order(groups::display_name)
+        .select(groups::display_name)
+        .load(c)?)
+}
+
+/// An admin's delete: refused while the user is in a group, which the admin removes them from
+/// first (a SCIM DELETE from the IdP, the source of truth, always succeeds).
+///
+/// # Errors
+/// [`Error::Conflict`] naming the groups; database errors.
+pub fn delete(c: &mut DbConn, tenant: &TenantId, user: &UserId) -> Result<(), Error> {
+    let names = group_names(c, tenant, user)?;
+    if !names.is_empty() {
+        return Err(Error::Conflict(format!(
+            "the user is still a member of {}; remove them from {} first",
+            names
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if names.len() == 1 {
+                "it"
+            } else {
+                "those groups"
+            }
+        )));
+    }
+    store::delete(
+        c,
+        tenant,
+        Kind::User,
+        user.as_str(),
+        &Precondition::default(),
+    )?;
+    Ok(())
+}
+
+/// A user's userName and role; `None` when the tenant has no such user.
+///
+/// # Errors
+/// Database errors, a stored role muster does not know.
 pub fn name_and_role(
     c: &mut DbConn,
-    tenant_id: &str,
-    user_id: &str,
+    tenant: &TenantId,
+    user: &UserId,
 ) -> Result<Option<(String, Role)>, Error> {
-    let stored: Option<(String, String)> = users::table
-        .filter(users::tenant_id.eq(tenant_id))
-        .filter(users::id.eq(user_id))
+    Ok(users::table
+        .filter(users::tenant_id.eq(tenant))
+        .filter(users::id.eq(user))
         .select((users::user_name, users::role))
         .first(c)
-        .optional()?;
-    Ok(stored.map(|(name, r)| (name, r.parse().unwrap_or(Role::Member))))
+        .optional()?)
 }
 
 /// Gives a user a role.
 ///
 /// # Errors
 /// [`Error::NotFound`] for an unknown user.
-pub fn set_role(c: &mut DbConn, tenant_id: &str, user_id: &str, role: Role) -> Result<(), Error> {
+pub fn set_role(c: &mut DbConn, tenant: &TenantId, user: &UserId, role: Role) -> Result<(), Error> {
     let n = diesel::update(
         users::table
-            .filter(users::tenant_id.eq(tenant_id))
-            .filter(users::id.eq(user_id)),
+            .filter(users::tenant_id.eq(tenant))
+            .filter(users::id.eq(user)),
     )
-    .set(users::role.eq(role.as_str()))
+    .set(users::role.eq(role))
     .execute(c)?;
     if n == 0 {
         return Err(Error::NotFound(format!(
-            "no user with id {user_id:?} in this tenant"
+            "no user with id {user:?} in this tenant"
         )));
     }
     Ok(())
 }
 
-/// A user as the admin API lists them.
-#[derive(Debug, Clone)]
-pub struct Listed {
-    pub id: String,
-    pub user_name: String,
-    pub display_name: Option<String>,
-    pub email: Option<String>,
-    pub external_id: Option<String>,
-    pub active: bool,
-    pub role: String,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// Which users to list: `q` is a case-insensitive part of the userName, display name or an
-/// email address; `after` is the cursor of the previous page.
+/// Who a user is, as tokens, userinfo, emails and the account page show them.
 #[derive(Debug, Clone, Default)]
-pub struct Search {
-    pub q: Option<String>,
-    pub active: Option<bool>,
-    pub role: Option<Role>,
-    pub after: Option<String>,
-    pub limit: i64,
-}
-
-/// One page of a tenant's users in userName order, and the cursor of the next page (the last
-/// userName key of this one) when there may be more.
-///
-/// # Errors
-/// Database errors.
-pub fn list(
-    c: &mut DbConn,
-    tenant_id: &str,
-    s: &Search,
-) -> Result<(Vec<Listed>, Option<String>), Error> {
-    use crate::db::schema::attrs;
-    let mut query = users::table
-        .filter(users::tenant_id.eq(tenant_id))
-        .into_boxed();
-    if let Some(q) = s.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = crate::db::text::contains_pattern(&norm_str(q, false));
-        let by_email = attrs::table
-            .filter(attrs::tenant_id.eq(tenant_id))
-            .filter(attrs::rtype.eq(Kind::User.name()))
-            .filter(attrs::path.eq("emails.value"))
-            .filter(attrs::val.like(pattern.clone()).escape('\\'))
-            .select(attrs::resource_id);
-        query = query.filter(
-            users::user_name_key
-                .like(pattern.clone())
-                .escape('\\')
-                .or(
-                    diesel::dsl::sql::<diesel::sql_types::Bool>("lower(display_name) LIKE ")
-                        .bind::<diesel::sql_types::Text, _>(pattern)
-                        .sql(" ESCAPE '\\'"),
-                )
-                .or(users::id.eq_any(by_email)),
-        );
-    }
-    if let Some(active) = s.active {
-        query = query.filter(users::active.eq(active));
-    }
-    if let Some(role) = s.role {
-        query = query.filter(users::role.eq(role.as_str()));
-    }
-    if let Some(after) = &s.after {
-        query = query.filter(users::user_name_key.gt(after.clone()));
-    }
-    let limit = s.limit.clamp(1, 500);
-    let rows: Vec<(String, Row)> = query
-        .order(users::user_name_key)
-        .limit(limit + 1)
-        .select((users::user_name_key, COLUMNS))
-        .load(c)?;
-    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut next = None;
-    let mut out = Vec::with_capacity(rows.len());
-    for (key, row) in rows
-        .into_iter()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-    {
-        next = Some(key);
-        out.push(listed(row));
-    }
-    Ok((out, next.filter(|_| more)))
+pub struct Person {
+    pub id: UserId,
+    pub user_name: Option<String>,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub email: Option<String>,
+    pub active: bool,
+    pub groups: Vec<String>,
 }
 
 /// The primary email of a User document, or its first.
-pub fn primary_email(doc: &serde_json::Value) -> Option<String> {
+pub fn primary_email(doc: &Value) -> Option<String> {
     let emails = doc.get("emails")?.as_array()?;
     emails
         .iter()
-        .find(|e| e.get("primary") == Some(&serde_json::Value::Bool(true)))
+        .find(|e| e.get("primary") == Some(&Value::Bool(true)))
         .or_else(|| emails.first())?
         .get("value")?
         .as_str()
         .map(str::to_owned)
 }
 
-/// One user by id.
+/// Reads a user of the tenant, with the display names of their groups.
 ///
 /// # Errors
-/// [`Error::NotFound`].
-pub fn get(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Listed, Error> {
-    let row: Row = users::table
-        .filter(users::tenant_id.eq(tenant_id))
-        .filter(users::id.eq(user_id))
-        .select(COLUMNS)
-        .first(c)
-        .optional()?
-        .ok_or_else(|| Error::NotFound(format!("no user with id {user_id:?} in this tenant")))?;
-    Ok(listed(row))
-}
-
-/// id, userName, displayName, externalId, active, role, created, updated, document.
-type Row = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    bool,
-    String,
-    String,
-    String,
-    String,
-);
-
-type Columns = (
-    users::id,
-    users::user_name,
-    users::display_name,
-    users::external_id,
-    users::active,
-    users::role,
-    users::created_at,
-    users::updated_at,
-    users::doc,
-);
-
-const COLUMNS: Columns = (
-    users::id,
-    users::user_name,
-    users::display_name,
-    users::external_id,
-    users::active,
-    users::role,
-    users::created_at,
-    users::updated_at,
-    users::doc,
-);
-
-fn listed(row: Row) -> Listed {
-    let (id, user_name, display_name, external_id, active, role, created_at, updated_at, doc) = row;
-    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
-    Listed {
-        id,
-        user_name,
-        display_name,
+/// Database errors.
+pub fn person(c: &mut DbConn, tenant: &TenantId, user: &UserId) -> Result<Option<Person>, Error> {
+    let Some(stored) = store::find(c, tenant, Kind::User, user.as_str())? else {
+        return Ok(None);
+    };
+    let doc = Value::Object(stored.doc);
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    Ok(Some(Person {
+        id: user.clone(),
+        user_name: text(doc.get("userName")),
+        display_name: text(doc.get("displayName")),
+        given_name: text(doc.get("name").and_then(|n| n.get("givenName"))),
+        family_name: text(doc.get("name").and_then(|n| n.get("familyName"))),
         email: primary_email(&doc),
-        external_id,
-        active,
-        role,
-        created_at,
-        updated_at,
-    }
+        active: doc.get("active") != Some(&Value::Bool(false)),
+        groups: group_names(c, tenant, user)?,
+    }))
 }

@@ -3,7 +3,6 @@
 
 pub mod error;
 pub mod filter;
-pub mod http;
 pub mod index;
 pub mod patch;
 pub mod query;

@@ -12,6 +12,7 @@ use super::schema::{AttrType, Attribute, Common, Kind, Target, REGISTRY};
 use crate::db::sql::{Bind, Builder};
 use crate::db::text::{fold, norm_str};
 use crate::db::time::normalize_time;
+use crate::ids::TenantId;
 
 /// Which rows a leaf test is written against.
 #[derive(Clone, Copy)]
@@ -25,7 +26,7 @@ enum Scope<'a> {
 /// Compiles `filter` into a boolean SQL expression over `r`, the resource table of `kind`.
 pub struct FilterCompiler<'b> {
     pub b: &'b mut Builder,
-    pub tenant: &'b str,
+    pub tenant: &'b TenantId,
     pub kind: Kind,
 }
 

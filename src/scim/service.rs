@@ -7,9 +7,10 @@ use super::patch;
 use super::resource::{normalize, render, Meta, Projection};
 use super::schema::Kind;
 use super::store::{self, Key, ListQuery, Precondition, Stored};
-use crate::app::AppState;
+use crate::auth::password::Hasher;
 use crate::db::time::now;
-use crate::db::DbConn;
+use crate::db::{Db, DbConn};
+use crate::ids::{TenantId, TenantSlug};
 use crate::tenants::Mode;
 use serde_json::{json, Value};
 
@@ -18,11 +19,14 @@ pub const MAX_RESULTS: i64 = 1000;
 /// Page size when `count` is absent.
 pub const DEFAULT_COUNT: i64 = 100;
 
-/// The tenant a request acts on.
+/// The tenant a request acts on, and what acting on it takes.
 #[derive(Clone)]
 pub struct Ctx {
-    pub state: AppState,
-    pub tenant_id: String,
+    pub db: Db,
+    /// Hashes a password a write carries (bounded, off the async workers).
+    pub hasher: Hasher,
+    pub tenant: TenantId,
+    pub slug: TenantSlug,
     /// `<public url>/scim/v2/<slug>`
     pub base: String,
     /// The tenant's provisioning mode: only `scim` takes writes.
@@ -38,22 +42,21 @@ pub struct Out {
 }
 
 impl Ctx {
+    /// Counts an operation of this tenant for the metrics.
+    fn count(&self, operation: &'static str, kind: Kind) {
+        crate::ops::scim_operation(&self.slug, operation, kind.name());
+    }
+
     /// Refuses a write unless the tenant is provisioned over SCIM: in `jit` and `invite` mode
     /// users come from sign-ins and invitations, and an IdP's sync would fight them.
     ///
     /// # Errors
     /// 403 naming the mode.
-    /// Counts an operation of this tenant for the metrics.
-    fn count(&self, operation: &'static str, kind: Kind) {
-        let slug = self.base.rsplit('/').next().unwrap_or_default();
-        crate::ops::scim_operation(slug, operation, kind.name());
-    }
-
     pub fn writable(&self) -> ScimResult<()> {
         if self.mode == Mode::Scim {
             return Ok(());
         }
-        let slug = self.base.rsplit('/').next().unwrap_or_default();
+        let slug = &self.slug;
         let source = match self.mode {
             Mode::Jit => "created at their first sign-in",
             _ => "invited",
@@ -78,17 +81,17 @@ impl Ctx {
         op: F,
     ) -> ScimResult<Out>
     where
-        F: FnOnce(&mut DbConn, &str) -> ScimResult<Stored> + Send + 'static,
+        F: FnOnce(&mut DbConn, &TenantId) -> ScimResult<Stored> + Send + 'static,
     {
-        let (tenant, base) = (self.tenant_id.clone(), self.base.clone());
+        let (tenant, base) = (self.tenant.clone(), self.base.clone());
         let f = move |c: &mut DbConn| {
             let s = op(c, &tenant)?;
             render_out(c, kind, &base, &s, &proj)
         };
         if write {
-            self.state.db.run_write(f).await
+            self.db.run_write(f).await
         } else {
-            self.state.db.run(f).await
+            self.db.run(f).await
         }
     }
 }
@@ -153,7 +156,6 @@ async fn hash(ctx: &Ctx, password: Option<String>) -> ScimResult<Option<String>>
     match password {
         None => Ok(None),
         Some(p) => ctx
-            .state
             .hasher
             .hash(p)
             .await
@@ -255,9 +257,8 @@ pub async fn patch(
 pub async fn delete(ctx: &Ctx, kind: Kind, id: String, pre: Precondition) -> ScimResult<()> {
     ctx.count("delete", kind);
     ctx.writable()?;
-    let tenant = ctx.tenant_id.clone();
-    ctx.state
-        .db
+    let tenant = ctx.tenant.clone();
+    ctx.db
         .run_write(move |c| store::delete(c, &tenant, kind, &id, &pre))
         .await
 }
@@ -332,9 +333,8 @@ pub async fn list(ctx: &Ctx, kind: Kind, p: ListParams) -> ScimResult<Value> {
         start,
         count,
     };
-    let (tenant, base) = (ctx.tenant_id.clone(), ctx.base.clone());
-    ctx.state
-        .db
+    let (tenant, base) = (ctx.tenant.clone(), ctx.base.clone());
+    ctx.db
         .run(move |c| {
             let (total, items) = store::list(c, &tenant, kind, &q)?;
             let resources = render_page(c, kind, &base, &items, &proj)?;

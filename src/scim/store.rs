@@ -13,6 +13,7 @@ use super::schema::Kind;
 use crate::db::sql::{self, Bind, Builder, Sql};
 use crate::db::text::norm_str;
 use crate::db::{is_unique_violation, write_tx, DbConn, Dialect};
+use crate::ids::{TenantId, UserId};
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryableByName;
 use serde_json::Value;
@@ -79,7 +80,7 @@ const COLUMNS: &str = "r.id, r.doc, r.version, r.created_at, r.updated_at";
 /// Which resource a write is for.
 #[derive(Debug, Clone, Copy)]
 pub struct Key<'a> {
-    pub tenant: &'a str,
+    pub tenant: &'a TenantId,
     pub kind: Kind,
     pub id: &'a str,
 }
@@ -118,13 +119,13 @@ pub fn etag_matches(tag: &str, version: i64) -> bool {
 ///
 /// # Errors
 /// Database errors.
-pub fn find(c: &mut DbConn, tenant: &str, kind: Kind, id: &str) -> ScimResult<Option<Stored>> {
+pub fn find(c: &mut DbConn, tenant: &TenantId, kind: Kind, id: &str) -> ScimResult<Option<Stored>> {
     find_inner(c, tenant, kind, id, false)
 }
 
 fn find_inner(
     c: &mut DbConn,
-    tenant: &str,
+    tenant: &TenantId,
     kind: Kind,
     id: &str,
     for_update: bool,
@@ -144,7 +145,7 @@ fn find_inner(
 
 fn locked(
     c: &mut DbConn,
-    tenant: &str,
+    tenant: &TenantId,
     kind: Kind,
     id: &str,
     pre: &Precondition,
@@ -196,7 +197,7 @@ fn uniqueness(e: diesel::result::Error, doc: &Doc) -> ScimError {
 /// 409 `uniqueness` for a taken userName; 400 `invalidValue` for unknown member ids.
 pub fn create(
     c: &mut DbConn,
-    tenant: &str,
+    tenant: &TenantId,
     kind: Kind,
     incoming: Incoming,
     password_hash: Option<String>,
@@ -267,7 +268,7 @@ pub fn create(
 /// Rewrites the index rows of a resource.
 fn write_index(
     c: &mut DbConn,
-    tenant: &str,
+    tenant: &TenantId,
     kind: Kind,
     id: &str,
     doc: &Doc,
@@ -310,7 +311,7 @@ fn write_index(
 /// Saves a changed document and bumps the version.
 fn save(
     c: &mut DbConn,
-    tenant: &str,
+    tenant: &TenantId,
     kind: Kind,
     cur: &mut Stored,
     doc: Doc,
@@ -356,7 +357,7 @@ fn save(
     }
     // Deprovisioning takes effect at once: an inactive user keeps no session.
     if kind == Kind::User && !user_columns(&doc).active {
-        crate::sso::session::end_all(c, &cur.id)?;
+        crate::auth::user_gone(c, &UserId::from(cur.id.as_str()), false)?;
     }
     cur.doc = doc;
     cur.version += 1;
@@ -414,7 +415,7 @@ pub fn patch(
 }
 
 /// Bumps a group's version after a membership change.
-fn touch(c: &mut DbConn, tenant: &str, cur: &mut Stored, now: &str) -> ScimResult<()> {
+fn touch(c: &mut DbConn, tenant: &TenantId, cur: &mut Stored, now: &str) -> ScimResult<()> {
     let mut b = Builder::new(c.dialect());
     b.push("UPDATE groups SET version = version + 1, updated_at = ")
         .text(now);
@@ -434,7 +435,7 @@ fn touch(c: &mut DbConn, tenant: &str, cur: &mut Stored, now: &str) -> ScimResul
 /// 404, 412.
 pub fn delete(
     c: &mut DbConn,
-    tenant: &str,
+    tenant: &TenantId,
     kind: Kind,
     id: &str,
     pre: &Precondition,
@@ -446,12 +447,13 @@ pub fn delete(
             "DELETE FROM attrs WHERE resource_id = ",
             "DELETE FROM members WHERE member_id = ",
             "DELETE FROM members WHERE group_id = ",
-            "DELETE FROM sessions WHERE user_id = ",
-            "DELETE FROM external_identities WHERE user_id = ",
         ] {
             let mut b = Builder::new(dialect);
             b.push(stmt).text(id);
             sql::exec(c, &b.sql)?;
+        }
+        if kind == Kind::User {
+            crate::auth::user_gone(c, &UserId::from(id), true)?;
         }
         let mut b = Builder::new(dialect);
         b.push(&format!("DELETE FROM {} WHERE tenant_id = ", table(kind)));
@@ -468,7 +470,7 @@ struct Id {
 }
 
 /// The ids among `ids` that are neither a user nor a group of the tenant.
-fn unknown_ids(c: &mut DbConn, tenant: &str, ids: &[String]) -> ScimResult<Vec<String>> {
+fn unknown_ids(c: &mut DbConn, tenant: &TenantId, ids: &[String]) -> ScimResult<Vec<String>> {
     let mut found = HashSet::new();
     for chunk in ids.chunks(CHUNK) {
         let mut b = Builder::new(c.dialect());
@@ -487,7 +489,12 @@ fn unknown_ids(c: &mut DbConn, tenant: &str, ids: &[String]) -> ScimResult<Vec<S
 /// `SELECT <columns> FROM users WHERE tenant_id = ? AND id IN (ids) UNION ALL` the same for
 /// groups: the ids that exist in the tenant, whichever kind they are. `columns` writes the
 /// select list for each kind.
-fn tenant_ids(b: &mut Builder, tenant: &str, ids: &[String], columns: impl Fn(&mut Builder, Kind)) {
+fn tenant_ids(
+    b: &mut Builder,
+    tenant: &TenantId,
+    ids: &[String],
+    columns: impl Fn(&mut Builder, Kind),
+) {
     for (i, kind) in [Kind::User, Kind::Group].into_iter().enumerate() {
         if i > 0 {
             b.push(" UNION ALL ");
@@ -500,7 +507,7 @@ fn tenant_ids(b: &mut Builder, tenant: &str, ids: &[String], columns: impl Fn(&m
 fn kind_ids(
     b: &mut Builder,
     kind: Kind,
-    tenant: &str,
+    tenant: &TenantId,
     ids: &[String],
     columns: impl Fn(&mut Builder, Kind),
 ) {
@@ -526,7 +533,7 @@ fn in_list(b: &mut Builder, ids: &[String]) {
 /// already there, so adding 1,000 members moves no rows through muster. Only when fewer rows
 /// went in than ids came does it count what is there, and only when ids are missing does it
 /// look for which. Returns whether any row was added.
-fn add_members(c: &mut DbConn, tenant: &str, group: &str, ids: &[String]) -> ScimResult<bool> {
+fn add_members(c: &mut DbConn, tenant: &TenantId, group: &str, ids: &[String]) -> ScimResult<bool> {
     let mut added = 0;
     for chunk in ids.chunks(CHUNK) {
         let mut inserted = 0;
@@ -610,7 +617,12 @@ fn current_members(c: &mut DbConn, group: &str) -> ScimResult<Vec<MemberRow>> {
 }
 
 /// Applies membership changes in order; returns whether anything changed.
-fn apply_members(c: &mut DbConn, tenant: &str, group: &str, ops: &[MemberOp]) -> ScimResult<bool> {
+fn apply_members(
+    c: &mut DbConn,
+    tenant: &TenantId,
+    group: &str,
+    ops: &[MemberOp],
+) -> ScimResult<bool> {
     let mut changed = false;
     for op in ops {
         changed |= match op {
@@ -703,7 +715,7 @@ struct Count {
     n: i64,
 }
 
-fn list_from(b: &mut Builder, tenant: &str, kind: Kind, q: &ListQuery) -> ScimResult<()> {
+fn list_from(b: &mut Builder, tenant: &TenantId, kind: Kind, q: &ListQuery) -> ScimResult<()> {
     b.push(&format!(" FROM {} r WHERE r.tenant_id = ", table(kind)))
         .text(tenant);
     if let Some(f) = &q.filter {
@@ -717,7 +729,7 @@ fn list_from(b: &mut Builder, tenant: &str, kind: Kind, q: &ListQuery) -> ScimRe
 ///
 /// # Errors
 /// `invalidFilter`, `invalidValue` for an unknown `sortBy`.
-pub fn page_sql(dialect: Dialect, tenant: &str, kind: Kind, q: &ListQuery) -> ScimResult<Sql> {
+pub fn page_sql(dialect: Dialect, tenant: &TenantId, kind: Kind, q: &ListQuery) -> ScimResult<Sql> {
     let mut b = Builder::new(dialect);
     b.push(&format!("SELECT {COLUMNS}"));
     list_from(&mut b, tenant, kind, q)?;
@@ -741,7 +753,7 @@ pub fn page_sql(dialect: Dialect, tenant: &str, kind: Kind, q: &ListQuery) -> Sc
 /// `invalidFilter` for filters that do not compile; database errors.
 pub fn list(
     c: &mut DbConn,
-    tenant: &str,
+    tenant: &TenantId,
     kind: Kind,
     q: &ListQuery,
 ) -> ScimResult<(i64, Vec<Stored>)> {

@@ -7,8 +7,9 @@ use crate::auth::secret;
 use crate::db::schema::login_flows;
 use crate::db::time::format_time;
 use crate::db::DbConn;
+use crate::error::Error;
+use crate::ids::TenantId;
 use diesel::prelude::*;
-use diesel::result::Error as DieselError;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -38,7 +39,7 @@ pub struct Secrets {
 /// A sign-in in progress.
 #[derive(Debug, Clone)]
 pub struct Flow {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub idp_id: String,
     pub secrets: Secrets,
     pub return_to: Option<String>,
@@ -48,14 +49,13 @@ pub struct Flow {
 ///
 /// # Errors
 /// Database errors.
-pub fn start(c: &mut DbConn, flow: &Flow) -> Result<String, DieselError> {
+pub fn start(c: &mut DbConn, flow: &Flow) -> Result<String, Error> {
     let id = secret::generate("msf_");
     let now = OffsetDateTime::now_utc();
     // Old flows are dead weight; sweep a few on the way.
     diesel::delete(login_flows::table.filter(login_flows::expires_at.lt(format_time(now))))
         .execute(c)?;
-    let secrets = serde_json::to_string(&flow.secrets)
-        .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
+    let secrets = serde_json::to_string(&flow.secrets).map_err(Error::internal)?;
     diesel::insert_into(login_flows::table)
         .values((
             login_flows::id_hash.eq(secret::hash(&id)),
@@ -74,9 +74,9 @@ pub fn start(c: &mut DbConn, flow: &Flow) -> Result<String, DieselError> {
 ///
 /// # Errors
 /// Database errors.
-pub fn take(c: &mut DbConn, id: &str, idp_id: &str) -> Result<Option<Flow>, DieselError> {
+pub fn take(c: &mut DbConn, id: &str, idp_id: &str) -> Result<Option<Flow>, Error> {
     let hash = secret::hash(id);
-    let row: Option<(String, String, String, Option<String>, String)> = login_flows::table
+    let row: Option<(TenantId, String, String, Option<String>, String)> = login_flows::table
         .find(&hash)
         .select((
             login_flows::tenant_id,

@@ -1,10 +1,11 @@
 //! A tenant's identity providers: what an admin configures (slug, title, kind, settings,
 //! claim mapping) and the checks that refuse a provider muster could not trust.
 
-use crate::db::schema::{identity_providers, redirect_targets};
+use crate::db::schema::identity_providers;
 use crate::db::time::now;
 use crate::db::DbConn;
 use crate::error::Error;
+use crate::ids::TenantId;
 use crate::tenants;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -151,7 +152,7 @@ pub fn default_mapping(kind: Kind) -> Mapping {
 #[derive(Debug, Clone)]
 pub struct Idp {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub slug: String,
     pub title: String,
     pub kind: Kind,
@@ -179,7 +180,7 @@ impl Idp {
 
 type Row = (
     String,
-    String,
+    TenantId,
     String,
     String,
     String,
@@ -243,21 +244,19 @@ pub struct NewIdp {
 /// Adds a provider to a tenant.
 ///
 /// # Errors
-/// Unknown tenant, bad or taken slug.
-pub fn add(c: &mut DbConn, tenant_slug: &str, new: NewIdp) -> Result<Idp, Error> {
-    let t = tenants::by_slug(c, tenant_slug)?;
+/// A bad or taken slug.
+pub fn add(c: &mut DbConn, tenant: &TenantId, new: NewIdp) -> Result<Idp, Error> {
     tenants::check_slug(&new.slug)?;
     if new.title.trim().is_empty() {
         return Err(Error::invalid("the title must not be empty"));
     }
     let id = uuid::Uuid::new_v4().to_string();
-    let mapping = serde_json::to_string(&default_mapping(new.kind))
-        .map_err(|e| Error::invalid(e.to_string()))?;
+    let mapping = serde_json::to_string(&default_mapping(new.kind)).map_err(Error::internal)?;
     let stamp = now();
     diesel::insert_into(identity_providers::table)
         .values((
             identity_providers::id.eq(&id),
-            identity_providers::tenant_id.eq(&t.id),
+            identity_providers::tenant_id.eq(tenant),
             identity_providers::slug.eq(&new.slug),
             identity_providers::title.eq(new.title.trim()),
             identity_providers::kind.eq(new.kind.to_string()),
@@ -273,23 +272,23 @@ pub fn add(c: &mut DbConn, tenant_slug: &str, new: NewIdp) -> Result<Idp, Error>
         .map_err(|e| {
             if crate::db::is_unique_violation(&e) {
                 Error::Taken(format!(
-                    "tenant {tenant_slug:?} already has an identity provider {:?}",
+                    "this tenant already has an identity provider {:?}",
                     new.slug
                 ))
             } else {
                 e.into()
             }
         })?;
-    find(c, &t.id, &new.slug)?.ok_or_else(|| Error::invalid("provider vanished"))
+    get(c, tenant, &new.slug)
 }
 
 /// A tenant's providers (by tenant id), active or not, ordered by slug.
 ///
 /// # Errors
 /// Database errors.
-pub fn list(c: &mut DbConn, tenant_id: &str) -> Result<Vec<Idp>, Error> {
+pub fn list(c: &mut DbConn, tenant: &TenantId) -> Result<Vec<Idp>, Error> {
     identity_providers::table
-        .filter(identity_providers::tenant_id.eq(tenant_id))
+        .filter(identity_providers::tenant_id.eq(tenant))
         .order(identity_providers::slug)
         .select(columns())
         .load::<Row>(c)?
@@ -302,9 +301,9 @@ pub fn list(c: &mut DbConn, tenant_id: &str) -> Result<Vec<Idp>, Error> {
 ///
 /// # Errors
 /// Database errors.
-pub fn find(c: &mut DbConn, tenant_id: &str, slug: &str) -> Result<Option<Idp>, Error> {
+pub fn find(c: &mut DbConn, tenant: &TenantId, slug: &str) -> Result<Option<Idp>, Error> {
     identity_providers::table
-        .filter(identity_providers::tenant_id.eq(tenant_id))
+        .filter(identity_providers::tenant_id.eq(tenant))
         .filter(identity_providers::slug.eq(slug))
         .select(columns())
         .first::<Row>(c)
@@ -313,17 +312,25 @@ pub fn find(c: &mut DbConn, tenant_id: &str, slug: &str) -> Result<Option<Idp>, 
         .transpose()
 }
 
-/// Finds a provider of the tenant named by slug, or says which part is unknown.
+/// A provider of the tenant by slug, or an error that says there is none.
 ///
 /// # Errors
-/// Unknown tenant or provider.
-pub fn by_slugs(c: &mut DbConn, tenant_slug: &str, slug: &str) -> Result<Idp, Error> {
-    let t = tenants::by_slug(c, tenant_slug)?;
-    find(c, &t.id, slug)?.ok_or_else(|| {
-        Error::NotFound(format!(
-            "tenant {tenant_slug:?} has no identity provider {slug:?}"
-        ))
-    })
+/// [`Error::NotFound`].
+pub fn get(c: &mut DbConn, tenant: &TenantId, slug: &str) -> Result<Idp, Error> {
+    find(c, tenant, slug)?
+        .ok_or_else(|| Error::NotFound(format!("this tenant has no identity provider {slug:?}")))
+}
+
+/// A provider's title (the name on its button), by id.
+///
+/// # Errors
+/// Database errors.
+pub fn title(c: &mut DbConn, idp_id: &str) -> Result<Option<String>, Error> {
+    Ok(identity_providers::table
+        .find(idp_id)
+        .select(identity_providers::title)
+        .first(c)
+        .optional()?)
 }
 
 /// The OIDC client secret; read only to talk to the IdP.
@@ -372,15 +379,11 @@ pub fn set_discovered(c: &mut DbConn, idp_id: &str, doc: &str) -> Result<(), Err
 /// Removes a provider; the links of its users go with it (their users stay).
 ///
 /// # Errors
-/// Unknown tenant or provider.
-pub fn remove(c: &mut DbConn, tenant_slug: &str, slug: &str) -> Result<(), Error> {
-    let idp = by_slugs(c, tenant_slug, slug)?;
+/// Unknown provider.
+pub fn remove(c: &mut DbConn, tenant: &TenantId, slug: &str) -> Result<(), Error> {
+    let idp = get(c, tenant, slug)?;
     crate::db::write_tx(c, |c| {
-        diesel::delete(
-            crate::db::schema::external_identities::table
-                .filter(crate::db::schema::external_identities::idp_id.eq(&idp.id)),
-        )
-        .execute(c)?;
+        crate::auth::identities::forget_idp(c, &idp.id)?;
         diesel::delete(identity_providers::table.find(&idp.id)).execute(c)?;
         Ok::<_, Error>(())
     })
@@ -389,14 +392,14 @@ pub fn remove(c: &mut DbConn, tenant_slug: &str, slug: &str) -> Result<(), Error
 /// Turns a provider on or off; an inactive provider has no button and accepts no response.
 ///
 /// # Errors
-/// Unknown tenant or provider.
+/// Unknown provider.
 pub fn set_active(
     c: &mut DbConn,
-    tenant_slug: &str,
+    tenant: &TenantId,
     slug: &str,
     active: bool,
 ) -> Result<(), Error> {
-    let idp = by_slugs(c, tenant_slug, slug)?;
+    let idp = get(c, tenant, slug)?;
     diesel::update(identity_providers::table.find(&idp.id))
         .set(identity_providers::active.eq(active))
         .execute(c)?;
@@ -406,15 +409,15 @@ pub fn set_active(
 /// Sets where one User attribute comes from (`claims` empty: back to the default).
 ///
 /// # Errors
-/// Unknown tenant, provider or attribute.
+/// Unknown provider or attribute.
 pub fn set_mapping(
     c: &mut DbConn,
-    tenant_slug: &str,
+    tenant: &TenantId,
     slug: &str,
     attribute: &str,
     claims: Vec<String>,
 ) -> Result<Mapping, Error> {
-    let idp = by_slugs(c, tenant_slug, slug)?;
+    let idp = get(c, tenant, slug)?;
     let Some(name) = MAPPED.iter().find(|m| m.eq_ignore_ascii_case(attribute)) else {
         return Err(Error::invalid(format!(
             "cannot map {attribute:?}: use one of {}",
@@ -436,135 +439,11 @@ pub fn set_mapping(
     } else {
         mapping.insert((*name).to_owned(), claims);
     }
-    let text = serde_json::to_string(&mapping).map_err(|e| Error::invalid(e.to_string()))?;
+    let text = serde_json::to_string(&mapping).map_err(Error::internal)?;
     diesel::update(identity_providers::table.find(&idp.id))
         .set(identity_providers::mapping.eq(text))
         .execute(c)?;
     Ok(mapping)
-}
-
-/// Allows `return_to` URLs that start with `prefix`, an absolute http(s) URL. It is stored in
-/// parsed form, whose origin ends with `/`, so `https://app.example.com` does not also allow
-/// `https://app.example.com.evil.example`. Adding one twice is harmless.
-///
-/// # Errors
-/// Unknown tenant, a prefix that is not such a URL.
-pub fn allow_redirect(c: &mut DbConn, tenant_slug: &str, prefix: &str) -> Result<(), Error> {
-    let t = tenants::by_slug(c, tenant_slug)?;
-    let url = url::Url::parse(prefix)
-        .map_err(|e| Error::invalid(format!("{prefix:?} is not an absolute URL: {e}")))?;
-    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-        return Err(Error::invalid(format!(
-            "{prefix:?} must be an http or https URL with a host"
-        )));
-    }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(Error::invalid(format!(
-            "{prefix:?} must not carry a query, fragment or user name"
-        )));
-    }
-    // The parsed form ends its origin with '/', so a prefix match cannot run into the host.
-    let prefix = url.to_string();
-    let added = diesel::insert_into(redirect_targets::table)
-        .values((
-            redirect_targets::tenant_id.eq(&t.id),
-            redirect_targets::prefix.eq(&prefix),
-            redirect_targets::created_at.eq(now()),
-        ))
-        .execute(c);
-    match added {
-        Err(e) if crate::db::is_unique_violation(&e) => Ok(()),
-        other => other.map(|_| ()).map_err(Into::into),
-    }
-}
-
-/// Stops allowing a prefix.
-///
-/// # Errors
-/// Unknown tenant or prefix.
-pub fn disallow_redirect(c: &mut DbConn, tenant_slug: &str, prefix: &str) -> Result<(), Error> {
-    let t = tenants::by_slug(c, tenant_slug)?;
-    let normal = url::Url::parse(prefix)
-        .map(|u| u.to_string())
-        .unwrap_or_default();
-    let n = diesel::delete(
-        redirect_targets::table
-            .filter(redirect_targets::tenant_id.eq(&t.id))
-            .filter(redirect_targets::prefix.eq_any([prefix, normal.as_str()])),
-    )
-    .execute(c)?;
-    if n == 0 {
-        return Err(Error::invalid(format!(
-            "{prefix:?} is not an allowed redirect of tenant {tenant_slug:?}"
-        )));
-    }
-    Ok(())
-}
-
-/// The tenant's allowed `return_to` prefixes.
-///
-/// # Errors
-/// Database errors.
-pub fn redirects(c: &mut DbConn, tenant_id: &str) -> Result<Vec<String>, Error> {
-    Ok(redirect_targets::table
-        .filter(redirect_targets::tenant_id.eq(tenant_id))
-        .order(redirect_targets::prefix)
-        .select(redirect_targets::prefix)
-        .load(c)?)
-}
-
-/// The `return_to` to honour: an absolute URL that starts with an allowed prefix, compared
-/// after parsing (so encodings, `//host`, `\` and user-info tricks cannot slip through).
-/// Anything else is dropped.
-pub fn checked_return_to(candidate: &str, allowed: &[String]) -> Option<String> {
-    let candidate = candidate.trim();
-    if candidate.is_empty() || candidate.chars().any(char::is_control) {
-        return None;
-    }
-    let url = url::Url::parse(candidate).ok()?;
-    if !matches!(url.scheme(), "https" | "http") || !url.username().is_empty() {
-        return None;
-    }
-    let text = url.to_string();
-    allowed
-        .iter()
-        .any(|p| text.starts_with(p.as_str()))
-        .then_some(text)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::checked_return_to;
-
-    #[test]
-    fn return_to_needs_an_allowed_prefix_after_parsing() {
-        let allowed = vec!["https://app.example.com/".to_owned()];
-        let ok = checked_return_to("https://app.example.com/home?x=1", &allowed);
-        assert_eq!(ok.as_deref(), Some("https://app.example.com/home?x=1"));
-        for bad in [
-            "https://evil.example/",
-            "//evil.example",
-            "/\\evil.example",
-            "https://app.example.com.evil.example/",
-            "https://app.example.com@evil.example/",
-            "javascript:alert(1)",
-            "https://app.example.com/\r\nSet-Cookie: x=1",
-            "HTTPS://APP.EXAMPLE.COM:443/../../",
-        ] {
-            let got = checked_return_to(bad, &allowed);
-            assert!(
-                got.is_none()
-                    || got
-                        .as_deref()
-                        .is_some_and(|g| g.starts_with("https://app.example.com/")),
-                "{bad} gave {got:?}"
-            );
-        }
-        assert!(checked_return_to("https://evil.example/", &allowed).is_none());
-        assert!(checked_return_to("//evil.example", &allowed).is_none());
-        assert!(checked_return_to("https://app.example.com.evil.example/", &allowed).is_none());
-        assert!(checked_return_to("https://app.example.com@evil.example/", &allowed).is_none());
-    }
 }
 
 /// A provider as an admin describes it, before muster has checked it.

@@ -6,17 +6,14 @@
 
 use super::idp::{self, Idp};
 use super::link::{self, Outcome};
-use super::token::TokenError;
 use super::Claims;
-use crate::app::AppState;
-use crate::db::schema::{external_identities as ext, token_introspectors as ti, users};
-use crate::db::time::format_time;
-use crate::db::time::now;
-use crate::db::DbConn;
+use crate::auth::identities;
+use crate::db::schema::token_introspectors as ti;
+use crate::db::time::{format_time, now};
+use crate::db::{Db, DbConn};
 use crate::error::Error;
-use crate::tenants::{self, Mode, Tenant};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use crate::ids::{TenantId, UserId};
+use crate::tenants::Tenant;
 use diesel::prelude::*;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
@@ -53,7 +50,7 @@ pub struct NewIntrospector {
 #[diesel(table_name = ti)]
 pub struct Introspector {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub idp_id: String,
     pub name: String,
     pub issuer: String,
@@ -112,11 +109,7 @@ fn check_algorithms(algs: &[String]) -> Result<String, Error> {
 ///
 /// # Errors
 /// Unknown tenant or provider, a taken name, bad algorithms, a key set that cannot be used.
-pub async fn add(
-    db: &crate::db::Db,
-    tenant_slug: &str,
-    new: NewIntrospector,
-) -> Result<Introspector, Error> {
+pub async fn add(db: &Db, tenant: &TenantId, new: NewIntrospector) -> Result<Introspector, Error> {
     let algorithms = check_algorithms(&new.algorithms)?;
     for (what, v) in [
         ("name", &new.name),
@@ -130,9 +123,9 @@ pub async fn add(
     let jwks = fetch_jwks(new.jwks_url.trim())
         .await
         .map_err(Error::invalid)?;
-    let slug = tenant_slug.to_owned();
+    let tenant = tenant.clone();
     db.run_write(move |c| {
-        let idp = idp::by_slugs(c, &slug, &new.idp)?;
+        let idp = idp::get(c, &tenant, &new.idp)?;
         let id = uuid::Uuid::new_v4().to_string();
         let stamp = now();
         diesel::insert_into(ti::table)
@@ -159,7 +152,7 @@ pub async fn add(
             .map_err(|e| {
                 if crate::db::is_unique_violation(&e) {
                     Error::Taken(format!(
-                        "tenant {slug:?} already has an introspector {:?}",
+                        "this tenant already has an introspector {:?}",
                         new.name.trim()
                     ))
                 } else {
@@ -177,13 +170,12 @@ pub async fn add(
 /// A tenant's introspectors by name, with the slug of their identity provider.
 ///
 /// # Errors
-/// Unknown tenant.
-pub fn list(c: &mut DbConn, tenant_slug: &str) -> Result<Vec<(Introspector, String)>, Error> {
+/// Database errors.
+pub fn list(c: &mut DbConn, tenant: &TenantId) -> Result<Vec<(Introspector, String)>, Error> {
     use crate::db::schema::identity_providers as ip;
-    let t = tenants::by_slug(c, tenant_slug)?;
     Ok(ti::table
         .inner_join(ip::table.on(ip::id.eq(ti::idp_id)))
-        .filter(ti::tenant_id.eq(&t.id))
+        .filter(ti::tenant_id.eq(tenant))
         .order(ti::name)
         .select((Introspector::as_select(), ip::slug))
         .load(c)?)
@@ -193,61 +185,44 @@ pub fn list(c: &mut DbConn, tenant_slug: &str) -> Result<Vec<(Introspector, Stri
 ///
 /// # Errors
 /// [`Error::NotFound`].
-pub fn remove(c: &mut DbConn, tenant_slug: &str, name: &str) -> Result<(), Error> {
-    let t = tenants::by_slug(c, tenant_slug)?;
+pub fn remove(c: &mut DbConn, tenant: &TenantId, name: &str) -> Result<(), Error> {
     let n = diesel::delete(
         ti::table
-            .filter(ti::tenant_id.eq(&t.id))
+            .filter(ti::tenant_id.eq(tenant))
             .filter(ti::name.eq(name)),
     )
     .execute(c)?;
     if n == 0 {
         return Err(Error::NotFound(format!(
-            "tenant {tenant_slug:?} has no introspector {name:?}"
+            "this tenant has no introspector {name:?}"
         )));
     }
     Ok(())
 }
 
-/// The payload of a JWT, unverified: only to choose who should verify it.
-pub fn peek(token: &str) -> Option<Map<String, Value>> {
-    let payload = token.split('.').nth(1)?;
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
-}
-
-/// The issuer a JWT claims, unverified.
-pub fn issuer_of(token: &str) -> Option<String> {
-    peek(token)?.get("iss")?.as_str().map(str::to_owned)
-}
-
-fn invalid(why: impl Into<String>) -> TokenError {
-    TokenError::Invalid(why.into())
+fn invalid(why: impl Into<String>) -> Error {
+    Error::Unauthenticated(why.into())
 }
 
 /// Verifies a JWT against the tenant's introspector for its issuer and returns the person it
 /// names (creating them in `jit` mode).
 ///
 /// # Errors
-/// [`TokenError::Invalid`] saying why the token opens nothing.
-pub async fn authenticate(
-    state: &AppState,
-    tenant: &Tenant,
-    token: &str,
-) -> Result<String, TokenError> {
-    let iss = issuer_of(token).ok_or_else(|| invalid("the token is not a JWT with an issuer"))?;
+/// [`Error::Unauthenticated`] saying why the token opens nothing.
+pub async fn authenticate(db: &Db, tenant: &Tenant, token: &str) -> Result<UserId, Error> {
+    let iss = crate::auth::issuer_of(token)
+        .ok_or_else(|| invalid("the token is not a JWT with an issuer"))?;
     let header =
         jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("bad JWT header: {e}")))?;
     let tid = tenant.id.clone();
-    let i: Introspector = state
-        .db
-        .run(move |c| {
-            ti::table
+    let i: Introspector = db
+        .run(move |c| -> Result<_, Error> {
+            Ok(ti::table
                 .filter(ti::tenant_id.eq(&tid))
                 .filter(ti::issuer.eq(&iss))
                 .select(Introspector::as_select())
                 .first(c)
-                .optional()
-                .map_err(TokenError::from)
+                .optional()?)
         })
         .await?
         .ok_or_else(|| invalid("no introspector of this tenant trusts the token's issuer"))?;
@@ -258,7 +233,7 @@ pub async fn authenticate(
             i.name
         )));
     }
-    let key = key_for(state, &i, header.kid.as_deref()).await?;
+    let key = key_for(db, &i, header.kid.as_deref()).await?;
     let mut v = Validation::new(header.alg);
     v.leeway = LEEWAY_SECS;
     v.set_issuer(&[&i.issuer]);
@@ -268,16 +243,12 @@ pub async fn authenticate(
         .map_err(|e| invalid(format!("the token is not valid: {e}")))?;
     let claims = Claims::from_payload(data.claims, &i.subject_claim)
         .ok_or_else(|| invalid(format!("the token has no {} claim", i.subject_claim)))?;
-    person(state, tenant, &i, claims).await
+    person(db, tenant, &i, claims).await
 }
 
 /// The key a token names, from the stored key set; fetched again when it is stale or lacks
 /// the key (a rotation at the IdP), at most every [`JWKS_RETRY`].
-async fn key_for(
-    state: &AppState,
-    i: &Introspector,
-    kid: Option<&str>,
-) -> Result<DecodingKey, TokenError> {
+async fn key_for(db: &Db, i: &Introspector, kid: Option<&str>) -> Result<DecodingKey, Error> {
     let pick = |text: &str| -> Option<DecodingKey> {
         let set: JwkSet = serde_json::from_str(text).ok()?;
         let jwk = match kid {
@@ -305,54 +276,38 @@ async fn key_for(
         invalid("the IdP's key set cannot be fetched now")
     })?;
     let (id, stored) = (i.id.clone(), text.clone());
-    state
-        .db
-        .run_write(move |c| {
-            diesel::update(ti::table.find(&id))
-                .set((ti::jwks.eq(&stored), ti::jwks_fetched_at.eq(now_stamp())))
-                .execute(c)
-                .map_err(TokenError::from)
-        })
-        .await?;
+    db.run_write(move |c| -> Result<_, Error> {
+        diesel::update(ti::table.find(&id))
+            .set((
+                ti::jwks.eq(&stored),
+                ti::jwks_fetched_at.eq(crate::db::time::now()),
+            ))
+            .execute(c)?;
+        Ok(())
+    })
+    .await?;
     pick(&text).ok_or_else(|| invalid("the token's signing key is not in the IdP's key set"))
-}
-
-fn now_stamp() -> String {
-    format_time(time::OffsetDateTime::now_utc())
 }
 
 /// The user behind verified claims: the linked identity (a read), else resolved as a sign-in
 /// at the introspector's provider would be.
 async fn person(
-    state: &AppState,
+    db: &Db,
     tenant: &Tenant,
     i: &Introspector,
     claims: Claims,
-) -> Result<String, TokenError> {
+) -> Result<UserId, Error> {
     let (tid, idp_id, subject) = (tenant.id.clone(), i.idp_id.clone(), claims.subject.clone());
-    let linked: Option<(String, bool)> = state
-        .db
-        .run(move |c| {
-            ext::table
-                .inner_join(users::table.on(users::id.eq(ext::user_id)))
-                .filter(ext::idp_id.eq(&idp_id))
-                .filter(ext::subject.eq(&subject))
-                .filter(ext::tenant_id.eq(&tid))
-                .select((ext::user_id, users::active))
-                .first(c)
-                .optional()
-                .map_err(TokenError::from)
-        })
+    let linked = db
+        .run(move |c| identities::linked_active(c, &tid, &idp_id, &subject))
         .await?;
     match linked {
-        Some((user_id, true)) => return Ok(user_id),
+        Some((user, true)) => return Ok(user),
         Some((_, false)) => return Err(invalid("the token's user is not active")),
         None => {}
     }
-    let (tid, idp_id) = (tenant.id.clone(), i.idp_id.clone());
-    let mode: Mode = tenant.mode.parse().unwrap_or(Mode::Scim);
-    let outcome = state
-        .db
+    let (tid, idp_id, mode) = (tenant.id.clone(), i.idp_id.clone(), tenant.mode);
+    let outcome = db
         .run_write(move |c| {
             let provider: Idp = idp::list(c, &tid)?
                 .into_iter()
@@ -361,16 +316,13 @@ async fn person(
             if !provider.active {
                 return Err(invalid("the identity provider is disabled"));
             }
-            crate::db::write_tx(c, |c| {
-                link::resolve(c, &tid, mode, &provider, &claims)
-                    .map_err(|e| TokenError::Internal(e.to_string()))
-            })
+            crate::db::write_tx(c, |c| link::resolve(c, &tid, mode, &provider, &claims))
         })
         .await?;
     match outcome {
-        Outcome::SignedIn { user_id } => {
+        Outcome::SignedIn { user } => {
             tracing::info!(tenant = %tenant.slug, introspector = %i.name, "token accepted for a new link");
-            Ok(user_id)
+            Ok(user)
         }
         Outcome::NotProvisioned => Err(invalid(format!(
             "the token's person is not provisioned in this tenant ({} mode)",

@@ -6,11 +6,14 @@
 
 use super::idp::{Idp, Kind as IdpKind};
 use super::Claims;
-use crate::db::schema::{external_identities, groups, users};
-use crate::db::text::norm_str;
+use crate::auth::identities;
+use crate::db::schema::groups;
 use crate::db::time::now;
 use crate::db::DbConn;
-use crate::scim::error::ScimError;
+use crate::error::Error;
+use crate::ids::{TenantId, UserId};
+use crate::people::invites::{self, Lookup};
+use crate::people::users;
 use crate::scim::schema::Kind;
 use crate::scim::{patch, resource, store};
 use crate::tenants::Mode;
@@ -21,7 +24,7 @@ use serde_json::{json, Value};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     SignedIn {
-        user_id: String,
+        user: UserId,
     },
     /// No user matches and the tenant's mode does not create one.
     NotProvisioned,
@@ -31,27 +34,14 @@ pub enum Outcome {
     Conflict,
 }
 
-/// What can fail while resolving.
-#[derive(Debug, thiserror::Error)]
-pub enum LinkError {
-    #[error(transparent)]
-    Db(#[from] diesel::result::Error),
-    #[error("{0}")]
-    Scim(ScimError),
-    #[error(transparent)]
-    Storage(#[from] crate::db::DbError),
-    #[error(transparent)]
-    Tenant(#[from] crate::error::Error),
-}
-
 /// The result of accepting an invitation through an IdP sign-in.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InviteOutcome {
     SignedIn {
-        user_id: String,
+        user: UserId,
     },
     /// The link is used, expired, revoked or unknown.
-    Dead(crate::people::invites::Lookup),
+    Dead(Lookup),
     /// The IdP did not vouch for the invited address.
     EmailMismatch {
         invited: String,
@@ -68,14 +58,13 @@ pub enum InviteOutcome {
 /// Database errors.
 pub fn accept_invite(
     c: &mut DbConn,
-    tenant_id: &str,
+    tenant: &TenantId,
     idp: &Idp,
     claims: &Claims,
     token: &str,
-) -> Result<InviteOutcome, LinkError> {
-    use crate::people::invites::{self, Lookup};
+) -> Result<InviteOutcome, Error> {
     crate::db::write_tx(c, |c| {
-        let found = invites::lookup(c, tenant_id, token)?;
+        let found = invites::lookup(c, tenant, token)?;
         let Lookup::Valid { user_id, email, .. } = found else {
             return Ok(InviteOutcome::Dead(found));
         };
@@ -87,27 +76,16 @@ pub fn accept_invite(
         if !vouched {
             return Ok(InviteOutcome::EmailMismatch { invited: email });
         }
-        let owner: Option<String> = external_identities::table
-            .find((&idp.id, &claims.subject))
-            .select(external_identities::user_id)
-            .first(c)
-            .optional()?;
-        match owner {
+        match identities::linked(c, tenant, &idp.id, &claims.subject)? {
             Some(o) if o != user_id => return Ok(InviteOutcome::Conflict),
             Some(_) => {}
-            None => link_identity(c, tenant_id, idp, &claims.subject, &user_id)?,
+            None => identities::link(c, tenant, &idp.id, &claims.subject, &user_id)?,
         }
-        Ok(match invites::accept(c, tenant_id, token, None)? {
-            Some(user_id) => InviteOutcome::SignedIn { user_id },
+        Ok(match invites::accept(c, tenant, token, None)? {
+            Some(user) => InviteOutcome::SignedIn { user },
             None => InviteOutcome::Dead(Lookup::Used),
         })
     })
-}
-
-impl From<ScimError> for LinkError {
-    fn from(e: ScimError) -> LinkError {
-        LinkError::Scim(e)
-    }
 }
 
 /// The user-facing attributes of a login, after the provider's mapping.
@@ -151,154 +129,104 @@ pub fn profile(idp: &Idp, claims: &Claims) -> Profile {
     }
 }
 
+/// One attempt at resolving: two first logins of one person can race to create them, and
+/// the one that loses is told so, to look again.
+enum Attempt {
+    Done(Outcome),
+    Raced,
+}
+
 /// Resolves a login to a user of the tenant, linking or creating as the rules allow.
 ///
 /// # Errors
 /// Database errors; a JIT creation the SCIM rules refuse.
 pub fn resolve(
     c: &mut DbConn,
-    tenant_id: &str,
+    tenant: &TenantId,
     mode: Mode,
     idp: &Idp,
     claims: &Claims,
-) -> Result<Outcome, LinkError> {
-    let linked: Option<String> = external_identities::table
-        .find((&idp.id, &claims.subject))
-        .filter(external_identities::tenant_id.eq(tenant_id))
-        .select(external_identities::user_id)
-        .first(c)
-        .optional()?;
-    if let Some(user_id) = linked {
-        match active(c, tenant_id, &user_id)? {
+) -> Result<Outcome, Error> {
+    match attempt(c, tenant, mode, idp, claims)? {
+        Attempt::Done(o) => Ok(o),
+        // The winner has made and linked the person by now: this finds them.
+        Attempt::Raced => match attempt(c, tenant, mode, idp, claims)? {
+            Attempt::Done(o) => Ok(o),
+            Attempt::Raced => Err(Error::Conflict(
+                "another sign-in is creating this person; try again".into(),
+            )),
+        },
+    }
+}
+
+fn attempt(
+    c: &mut DbConn,
+    tenant: &TenantId,
+    mode: Mode,
+    idp: &Idp,
+    claims: &Claims,
+) -> Result<Attempt, Error> {
+    if let Some(user) = identities::linked(c, tenant, &idp.id, &claims.subject)? {
+        match users::active(c, tenant, &user)? {
             Some(true) => {
-                diesel::update(external_identities::table.find((&idp.id, &claims.subject)))
-                    .set(external_identities::last_login_at.eq(now()))
-                    .execute(c)?;
-                return Ok(Outcome::SignedIn { user_id });
+                identities::touch(c, &idp.id, &claims.subject)?;
+                return Ok(Attempt::Done(Outcome::SignedIn { user }));
             }
-            Some(false) => return Ok(Outcome::Inactive),
+            Some(false) => return Ok(Attempt::Done(Outcome::Inactive)),
             // The user was deleted: the link is stale.
-            None => {
-                diesel::delete(external_identities::table.find((&idp.id, &claims.subject)))
-                    .execute(c)?;
-            }
+            None => identities::unlink(c, &idp.id, &claims.subject)?,
         }
     }
     let p = profile(idp, claims);
     let found = match &p.user_name {
-        Some(name) => by_user_name(c, tenant_id, name)?,
+        Some(name) => users::by_user_name(c, tenant, name)?,
         None => None,
     };
     let found = match (found, &p.email) {
         (Some(id), _) => Some(id),
-        (None, Some(email)) if p.email_verified => by_email(c, tenant_id, email)?,
+        (None, Some(email)) if p.email_verified => users::by_email(c, tenant, email)?,
         _ => None,
     };
-    let user_id = match found {
-        Some(user_id) => {
-            if active(c, tenant_id, &user_id)? != Some(true) {
+    let user = match found {
+        Some(user) => {
+            if users::active(c, tenant, &user)? != Some(true) {
                 // An invited person signing in at an IdP that vouches for the invited
                 // address accepts the invitation, as the link's IdP button would.
                 let invited = match (&p.email, p.email_verified) {
-                    (Some(email), true) => {
-                        crate::people::invites::accept_pending(c, tenant_id, &user_id, email)?
-                    }
+                    (Some(email), true) => invites::accept_pending(c, tenant, &user, email)?,
                     _ => false,
                 };
                 if !invited {
-                    return Ok(Outcome::Inactive);
+                    return Ok(Attempt::Done(Outcome::Inactive));
                 }
             }
             // One person per user and provider: a second subject claiming the same account
             // is refused rather than silently sharing it.
-            let other: Option<String> = external_identities::table
-                .filter(external_identities::idp_id.eq(&idp.id))
-                .filter(external_identities::user_id.eq(&user_id))
-                .select(external_identities::subject)
-                .first(c)
-                .optional()?;
+            let other = identities::subject_of(c, &idp.id, &user)?;
             if other.is_some_and(|s| s != claims.subject) {
-                return Ok(Outcome::Conflict);
+                return Ok(Attempt::Done(Outcome::Conflict));
             }
-            user_id
+            user
         }
-        None if mode == Mode::Jit => create(c, tenant_id, claims, &p)?,
-        None => return Ok(Outcome::NotProvisioned),
+        None if mode == Mode::Jit => match create(c, tenant, claims, &p) {
+            Ok(user) => user,
+            Err(Error::Taken(_)) => return Ok(Attempt::Raced),
+            Err(e) => return Err(e),
+        },
+        None => return Ok(Attempt::Done(Outcome::NotProvisioned)),
     };
-    link_identity(c, tenant_id, idp, &claims.subject, &user_id)?;
-    Ok(Outcome::SignedIn { user_id })
-}
-
-/// Links an external identity to a user. A concurrent first login of the same person may have
-/// linked them already, which is fine.
-fn link_identity(
-    c: &mut DbConn,
-    tenant_id: &str,
-    idp: &Idp,
-    subject: &str,
-    user_id: &str,
-) -> Result<(), LinkError> {
-    let stamp = now();
-    let linked = diesel::insert_into(external_identities::table)
-        .values((
-            external_identities::idp_id.eq(&idp.id),
-            external_identities::subject.eq(subject),
-            external_identities::tenant_id.eq(tenant_id),
-            external_identities::user_id.eq(user_id),
-            external_identities::created_at.eq(&stamp),
-            external_identities::last_login_at.eq(&stamp),
-        ))
-        .execute(c);
-    match linked {
-        Err(e) if crate::db::is_unique_violation(&e) => Ok(()),
-        other => other.map(|_| ()).map_err(Into::into),
-    }
-}
-
-fn active(c: &mut DbConn, tenant_id: &str, user_id: &str) -> Result<Option<bool>, LinkError> {
-    Ok(crate::people::users::active(c, tenant_id, user_id)?)
-}
-
-fn by_user_name(c: &mut DbConn, tenant_id: &str, name: &str) -> Result<Option<String>, LinkError> {
-    Ok(users::table
-        .filter(users::tenant_id.eq(tenant_id))
-        .filter(users::user_name_key.eq(norm_str(name, false)))
-        .select(users::id)
-        .first(c)
-        .optional()?)
-}
-
-/// The one user whose email is `email`; none when several share it (ambiguous, so no link).
-/// Emails in muster come from the tenant's IdP over SCIM or from a verified JIT login.
-pub(crate) fn by_email(
-    c: &mut DbConn,
-    tenant_id: &str,
-    email: &str,
-) -> Result<Option<String>, LinkError> {
-    use crate::db::schema::attrs;
-    let ids: Vec<String> = attrs::table
-        .filter(attrs::tenant_id.eq(tenant_id))
-        .filter(attrs::rtype.eq(Kind::User.name()))
-        .filter(attrs::path.eq("emails.value"))
-        .filter(attrs::val.eq(norm_str(email, false)))
-        .select(attrs::resource_id)
-        .distinct()
-        .limit(2)
-        .load(c)?;
-    Ok(match ids.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
-    })
+    identities::link(c, tenant, &idp.id, &claims.subject, &user)?;
+    Ok(Attempt::Done(Outcome::SignedIn { user }))
 }
 
 /// Creates a user from the profile (JIT) and adds them to the groups the IdP names, creating
-/// groups that do not exist yet.
+/// groups that do not exist yet. A userName taken meanwhile is [`Error::Taken`].
 fn create(
     c: &mut DbConn,
-    tenant_id: &str,
+    tenant: &TenantId,
     claims: &Claims,
     p: &Profile,
-) -> Result<String, LinkError> {
+) -> Result<UserId, Error> {
     let user_name = p
         .user_name
         .clone()
@@ -327,10 +255,10 @@ fn create(
     }
     let incoming = resource::normalize(Kind::User, &doc)?;
     let stamp = now();
-    let user = store::create(c, tenant_id, Kind::User, incoming, None, &stamp)?;
+    let user = store::create(c, tenant, Kind::User, incoming, None, &stamp)?;
     for group in &p.groups {
         let existing: Option<String> = groups::table
-            .filter(groups::tenant_id.eq(tenant_id))
+            .filter(groups::tenant_id.eq(tenant))
             .filter(groups::display_name.eq(group))
             .select(groups::id)
             .first(c)
@@ -342,7 +270,7 @@ fn create(
         match existing {
             Some(gid) => {
                 let key = store::Key {
-                    tenant: tenant_id,
+                    tenant,
                     kind: Kind::Group,
                     id: &gid,
                 };
@@ -357,9 +285,9 @@ fn create(
                     }),
                 )?;
                 incoming.members = Some(vec![user.id.clone()]);
-                store::create(c, tenant_id, Kind::Group, incoming, None, &stamp)?;
+                store::create(c, tenant, Kind::Group, incoming, None, &stamp)?;
             }
         }
     }
-    Ok(user.id)
+    Ok(UserId::from(user.id))
 }

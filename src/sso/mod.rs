@@ -1,16 +1,17 @@
-//! Signing in to a tenant through its own identity providers (OIDC and SAML), the sessions
-//! that follow, and the pages a person sees on the way.
+//! muster as a relying party: signing in to a tenant through its own identity providers
+//! (OIDC and SAML). The providers and their checks ([`idp`]), the protocols behind one seam
+//! ([`protocol`] over [`oidc`] and [`saml`]), the sign-in in progress ([`flow`]), the sign-in
+//! service the pages call ([`login`]), who a verified login is ([`link`]), and the tenant's
+//! IdP tokens accepted as credentials ([`introspect`]).
 
 pub mod flow;
-pub mod http;
 pub mod idp;
 pub mod introspect;
 pub mod link;
+pub mod login;
 pub mod oidc;
-pub mod pages;
+pub mod protocol;
 pub mod saml;
-pub mod session;
-pub mod token;
 
 use std::collections::BTreeMap;
 

@@ -12,8 +12,8 @@ use super::Claims;
 use crate::db::schema::saml_seen;
 use crate::db::time::format_time;
 use crate::db::DbConn;
+use crate::error::Error;
 use diesel::prelude::*;
-use diesel::result::Error as DieselError;
 use samael::crypto::AllowedSignatureAlgorithm;
 use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
 use samael::schema::Assertion;
@@ -48,7 +48,7 @@ pub struct Sp {
 
 impl Sp {
     /// The SP of provider `idp` of tenant `tenant`, under the public URL.
-    pub fn new(public_url: &str, tenant: &str, idp: &str) -> Sp {
+    pub fn new(public_url: &str, tenant: &crate::ids::TenantSlug, idp: &str) -> Sp {
         let base = format!("{}/t/{tenant}/sso/{idp}", public_url.trim_end_matches('/'));
         Sp {
             entity_id: format!("{base}/metadata"),
@@ -118,7 +118,11 @@ pub fn read_metadata(xml: &str, metadata_url: Option<String>) -> Result<SamlSett
         return Err("the metadata describes no identity provider (no IDPSSODescriptor)".into());
     }
     // Any SP will do to ask samael which certificates it would verify with.
-    let probe = service_provider(&Sp::new("https://muster.invalid", "t", "i"), md, false)?;
+    let probe = service_provider(
+        &Sp::new("https://muster.invalid", &"t".into(), "i"),
+        md,
+        false,
+    )?;
     let sso_url = probe
         .sso_binding_location(HTTP_REDIRECT_BINDING)
         .ok_or("the metadata offers no SingleSignOnService with the HTTP-Redirect binding")?;
@@ -348,7 +352,7 @@ pub fn remember(
     idp_id: &str,
     assertion_id: &str,
     until: OffsetDateTime,
-) -> Result<bool, DieselError> {
+) -> Result<bool, Error> {
     diesel::delete(
         saml_seen::table.filter(saml_seen::expires_at.lt(format_time(OffsetDateTime::now_utc()))),
     )
@@ -363,6 +367,6 @@ pub fn remember(
     match added {
         Ok(_) => Ok(true),
         Err(e) if crate::db::is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }

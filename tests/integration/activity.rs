@@ -9,7 +9,7 @@ async fn admin_token(app: &TestApp) -> String {
     app.state
         .db
         .run(|c| {
-            muster::admin::tokens::create(c, &format!("ops-{}", uuid::Uuid::new_v4().simple()))
+            muster::auth::admin_tokens::create(c, &format!("ops-{}", uuid::Uuid::new_v4().simple()))
         })
         .await
         .unwrap()

@@ -67,7 +67,7 @@ async fn admin_token(app: &TestApp) -> String {
     let name = format!("ops-{}", uuid::Uuid::new_v4().simple());
     app.state
         .db
-        .run(move |c| muster::admin::tokens::create(c, &name))
+        .run(move |c| muster::auth::admin_tokens::create(c, &name))
         .await
         .unwrap()
 }
@@ -78,8 +78,8 @@ async fn session(app: &TestApp, t: &Tenant, user_id: &str) -> String {
     app.state
         .db
         .run(move |c| {
-            let tid = muster::tenants::by_slug(c, &slug)?.id;
-            muster::sso::session::create(c, &tid, &uid, None).map_err(muster::error::Error::from)
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
+            muster::auth::session::create(c, &tid, &uid.as_str().into(), None)
         })
         .await
         .unwrap()
@@ -95,8 +95,8 @@ async fn person(app: &TestApp, t: &Tenant, name: &str, role: &str) -> (String, S
     app.state
         .db
         .run(move |c| {
-            let tid = muster::tenants::by_slug(c, &slug)?.id;
-            muster::people::users::set_role(c, &tid, &uid, r.parse().unwrap())
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
+            muster::people::users::set_role(c, &tid, &uid.as_str().into(), r.parse().unwrap())
         })
         .await
         .unwrap();
@@ -1253,8 +1253,8 @@ async fn tenant_admins_and_members_stay_in_their_lane(app: TestApp) {
         .state
         .db
         .run(move |c| {
-            let tenant = muster::tenants::by_slug(c, &tid)?.id;
-            muster::people::pats::create(c, &tenant, &uid, "short", Some(1))
+            let tenant = muster::tenants::by_slug(c, &tid.as_str().into())?.id;
+            muster::auth::pats::create(c, &tenant, &uid.as_str().into(), "short", Some(1))
         })
         .await
         .unwrap();

@@ -58,9 +58,10 @@ async fn oidc_login_in_a_browser(app: TestApp) {
     app.state
         .db
         .run(move |c| {
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
             idp::add(
                 c,
-                &slug,
+                &tid,
                 idp::NewIdp {
                     slug: "okta".into(),
                     title: "Okta".into(),
@@ -108,9 +109,10 @@ async fn saml_login_in_a_browser(app: TestApp) {
     app.state
         .db
         .run(move |c| {
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
             idp::add(
                 c,
-                &slug,
+                &tid,
                 idp::NewIdp {
                     slug: "entra".into(),
                     title: "Entra ID".into(),

@@ -4,14 +4,17 @@
 use crate::util::{Tenant, TestApp};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use muster::clients;
+use muster::issuer::clients;
 use serde_json::Value;
 
 async fn make(app: &TestApp, t: &Tenant, name: &str) -> clients::Created {
     let (slug, name) = (t.slug.clone(), name.to_owned());
     app.state
         .db
-        .run(move |c| clients::create(c, &slug, &name))
+        .run(move |c| {
+            let t = muster::tenants::by_slug(c, &slug.as_str().into())?;
+            clients::create(c, &t, &name)
+        })
         .await
         .unwrap()
 }
@@ -141,7 +144,10 @@ async fn client_credentials_open_scim(app: TestApp) {
     let slug = t.slug.clone();
     app.state
         .db
-        .run(move |c| clients::remove(c, &slug, "entra"))
+        .run(move |c| {
+            let t = muster::tenants::by_slug(c, &slug.as_str().into())?;
+            clients::remove(c, &t.id, "entra")
+        })
         .await
         .unwrap();
     assert_eq!(scim_get(&app, &t, &jwt).await, 401);
@@ -156,8 +162,8 @@ async fn a_persons_token_does_not_open_scim(app: TestApp) {
         .state
         .db
         .run(move |c| {
-            let tid = muster::tenants::by_slug(c, &slug)?.id;
-            muster::sso::session::create(c, &tid, &uid, None).map_err(muster::error::Error::from)
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
+            muster::auth::session::create(c, &tid, &uid.as_str().into(), None)
         })
         .await
         .unwrap();

@@ -964,11 +964,12 @@ async fn tenant_id(app: &TestApp, t: &Tenant) -> String {
     let slug = t.slug.clone();
     app.state
         .db
-        .run(move |c| muster::tenants::by_slug(c, &slug))
+        .run(move |c| muster::tenants::by_slug(c, &slug.as_str().into()))
         .await
         .map_err(|e: muster::error::Error| e.to_string())
         .expect("tenant")
         .id
+        .into_string()
 }
 
 #[derive(diesel::QueryableByName)]
@@ -997,7 +998,7 @@ async fn plan(app: &TestApp, tenant: &str, filter: &str) -> Vec<String> {
         start: 1,
         count: 100,
     };
-    let mut sql = page_sql(dialect, tenant, Kind::User, &q).expect("page sql");
+    let mut sql = page_sql(dialect, &tenant.into(), Kind::User, &q).expect("page sql");
     let backend = app.backend;
     app.state
         .db

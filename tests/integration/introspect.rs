@@ -108,7 +108,7 @@ async fn idp_tokens_open_the_api_and_jit_creates_the_person(app: TestApp) {
         .state
         .db
         .run(|c| {
-            muster::admin::tokens::create(c, &format!("ops-{}", uuid::Uuid::new_v4().simple()))
+            muster::auth::admin_tokens::create(c, &format!("ops-{}", uuid::Uuid::new_v4().simple()))
         })
         .await
         .unwrap();

@@ -24,7 +24,7 @@ async fn set_limits(app: &TestApp, slug: &str, body: Value) -> (u16, Value) {
         .state
         .db
         .run(|c| {
-            muster::admin::tokens::create(c, &format!("ops-{}", uuid::Uuid::new_v4().simple()))
+            muster::auth::admin_tokens::create(c, &format!("ops-{}", uuid::Uuid::new_v4().simple()))
         })
         .await
         .unwrap();
@@ -73,7 +73,10 @@ async fn limits_per_credential_and_address(app: TestApp) {
     let other = app
         .state
         .db
-        .run(move |c| muster::tenants::create_token(c, &slug, &second))
+        .run(move |c| {
+            let t = muster::tenants::by_slug(c, &slug.as_str().into())?;
+            muster::auth::scim_tokens::create(c, &t.id, &second)
+        })
         .await
         .unwrap();
     early_in_a_minute().await;
@@ -115,7 +118,7 @@ async fn shared(app: &TestApp, t: &Tenant) -> i64 {
         .run(move |c| {
             use diesel::prelude::*;
             use muster::db::schema::rate_counts as rc;
-            let tid = muster::tenants::by_slug(c, &slug)?.id;
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
             Ok::<_, muster::error::Error>(
                 rc::table
                     .filter(rc::key.like(format!("cred {tid} %")))

@@ -131,7 +131,7 @@ async fn a_full_pool_answers_503_everywhere(backend: Backend) {
     let admin = app
         .state
         .db
-        .run_write(|c| muster::admin::tokens::create(c, "pool"))
+        .run_write(|c| muster::auth::admin_tokens::create(c, "pool"))
         .await
         .unwrap();
     let login = format!("{}/t/{}/login", app.url, t.slug);
@@ -146,9 +146,11 @@ async fn a_full_pool_answers_503_everywhere(backend: Backend) {
     let page = app.client.get(&login).send().await.unwrap();
     assert_eq!(page.status(), 503);
     assert!(page.text().await.unwrap().contains("busy"));
+    // A session cookie has to be looked up (no credentials at all are refused unread).
     let info = app
         .client
         .get(format!("{}/t/{}/userinfo", app.url, t.slug))
+        .header("cookie", format!("muster_session_{}=mss_unknown", t.slug))
         .send()
         .await
         .unwrap();

@@ -31,7 +31,10 @@ async fn invite(
     let (url, slug, email) = (app.url.clone(), t.slug.clone(), email.to_owned());
     app.state
         .db
-        .run(move |c| invites::invite(c, &url, &slug, &email, true, lifetime))
+        .run(move |c| {
+            let t = muster::tenants::by_slug(c, &slug.as_str().into())?;
+            invites::invite(c, &url, &t, &email, true, lifetime)
+        })
         .await
 }
 
@@ -59,11 +62,12 @@ async fn user_id(app: &TestApp, t: &Tenant, login: &str) -> String {
     app.state
         .db
         .run(move |c| {
-            let tid = muster::tenants::by_slug(c, &slug)?.id;
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
             users::require(c, &tid, &l)
         })
         .await
         .unwrap()
+        .into_string()
 }
 
 async fn set_active(app: &TestApp, t: &Tenant, login: &str, active: bool) {
@@ -72,8 +76,8 @@ async fn set_active(app: &TestApp, t: &Tenant, login: &str, active: bool) {
     app.state
         .db
         .run(move |c| {
-            let tid = muster::tenants::by_slug(c, &slug)?.id;
-            users::set_active(c, &tid, &id, active)
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
+            users::set_active(c, &tid, &id.as_str().into(), active)
         })
         .await
         .unwrap();
@@ -167,7 +171,10 @@ async fn scim_writes_follow_the_mode(app: TestApp) {
     let slug = t.slug.clone();
     app.state
         .db
-        .run(move |c| muster::tenants::set_mode(c, &slug, Mode::Scim))
+        .run(move |c| {
+            let t = muster::tenants::by_slug(c, &slug.as_str().into())?;
+            muster::tenants::set_mode(c, &t.id, Mode::Scim)
+        })
         .await
         .unwrap();
     assert_eq!(
@@ -324,7 +331,7 @@ async fn smtp_outage_delays_but_loses_no_email(backend: Backend) {
     }
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     assert!(smtp.messages().await.is_empty());
-    let tid = muster::tenants::by_slug(&mut app.state.db.conn().unwrap(), &t.slug)
+    let tid = muster::tenants::by_slug(&mut app.state.db.conn().unwrap(), &t.slug.as_str().into())
         .unwrap()
         .id;
     let attempts: Vec<(String, i32, Option<String>)> = {
@@ -346,7 +353,7 @@ async fn smtp_outage_delays_but_loses_no_email(backend: Backend) {
     );
 
     // A second process delivering the same outbox: still one email each.
-    let other = muster::app::AppState::open(app.state.config.as_ref().clone()).unwrap();
+    let other = muster::state::AppState::open(app.state.config.as_ref().clone()).unwrap();
     let worker = actix_web::rt::spawn(outbox::worker(
         other.db.clone(),
         other.mailer.clone(),
@@ -482,7 +489,10 @@ async fn dead_links_say_what_happened(app: TestApp) {
     let slug = t.slug.clone();
     app.state
         .db
-        .run(move |c| invites::revoke(c, &slug, "gone@example.test"))
+        .run(move |c| {
+            let t = muster::tenants::by_slug(c, &slug.as_str().into())?;
+            invites::revoke(c, &t.id, "gone@example.test")
+        })
         .await
         .unwrap();
     let page = Agent::new().get(&revoked.link).await;
@@ -540,9 +550,10 @@ async fn templates_are_checked_and_used(backend: Backend) {
         .state
         .db
         .run(move |c| {
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
             templates::set(
                 c,
-                &slug,
+                &tid,
                 MailKind::Invite,
                 templates::Change {
                     html: Some("<p>Hi</p>\n<p>{{ tenant_nam }}</p>".into()),
@@ -557,9 +568,10 @@ async fn templates_are_checked_and_used(backend: Backend) {
     app.state
         .db
         .run(move |c| {
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
             templates::set(
                 c,
-                &slug,
+                &tid,
                 MailKind::Invite,
                 templates::Change {
                     subject: Some("Welcome aboard {{ tenant_name }}".into()),
@@ -622,8 +634,8 @@ async fn admin_delete_waits_for_group_removal(app: TestApp) {
         .state
         .db
         .run(move |c| {
-            let tid = muster::tenants::by_slug(c, &slug)?.id;
-            users::delete(c, &tid, &uid)
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
+            users::delete(c, &tid, &uid.as_str().into())
         })
         .await
         .unwrap_err();
@@ -649,8 +661,8 @@ async fn admin_delete_waits_for_group_removal(app: TestApp) {
         .state
         .db
         .run(move |c| {
-            let tid = muster::tenants::by_slug(c, &slug)?.id;
-            users::set_active(c, &tid, &uid, true)
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
+            users::set_active(c, &tid, &uid.as_str().into(), true)
         })
         .await
         .unwrap_err();

@@ -153,7 +153,10 @@ async fn revoked_token_stops_working_on_the_next_request(app: TestApp) {
     let second = app
         .state
         .db
-        .run(move |c| muster::tenants::create_token(c, &slug, "second"))
+        .run(move |c| {
+            let t = muster::tenants::by_slug(c, &slug.as_str().into())?;
+            muster::auth::scim_tokens::create(c, &t.id, "second")
+        })
         .await
         .map_err(|e| e.to_string())
         .unwrap();
@@ -167,7 +170,10 @@ async fn revoked_token_stops_working_on_the_next_request(app: TestApp) {
     let slug = t.slug.clone();
     app.state
         .db
-        .run(move |c| muster::tenants::revoke_token(c, &slug, "second"))
+        .run(move |c| {
+            let t = muster::tenants::by_slug(c, &slug.as_str().into())?;
+            muster::auth::scim_tokens::revoke(c, &t.id, "second")
+        })
         .await
         .map_err(|e| e.to_string())
         .unwrap();
@@ -188,7 +194,10 @@ async fn two_tokens_of_one_tenant_work_at_once(app: TestApp) {
     let rotated = app
         .state
         .db
-        .run(move |c| muster::tenants::create_token(c, &slug, "rotated"))
+        .run(move |c| {
+            let t = muster::tenants::by_slug(c, &slug.as_str().into())?;
+            muster::auth::scim_tokens::create(c, &t.id, "rotated")
+        })
         .await
         .map_err(|e| e.to_string())
         .unwrap();

@@ -39,9 +39,10 @@ async fn add_entra(app: &TestApp, tenant: &str, idp_url: &str, tweak: fn(&mut Sa
     app.state
         .db
         .run(move |c| {
+            let tid = muster::tenants::by_slug(c, &t.as_str().into())?.id;
             idp::add(
                 c,
-                &t,
+                &tid,
                 idp::NewIdp {
                     slug: "entra".into(),
                     title: "Entra ID".into(),
@@ -409,7 +410,10 @@ async fn idp_initiated_only_when_enabled_and_never_twice(app: TestApp) {
     off.app
         .state
         .db
-        .run(move |c| idp::allow_redirect(c, &slug, "https://app.example.com/"))
+        .run(move |c| {
+            let t = muster::tenants::by_slug(c, &slug.as_str().into())?;
+            muster::tenants::allow_redirect(c, &t.id, "https://app.example.com/")
+        })
         .await
         .unwrap();
     let on = Setup {
@@ -470,7 +474,7 @@ async fn metadata_without_a_signing_certificate_is_refused(app: TestApp) {
     let full = fetch("").await.unwrap();
     let mut settings = saml::read_metadata(&full, None).unwrap();
     settings.metadata_xml = nocert;
-    let sp = saml::Sp::new(&app.url, &t.slug, "entra");
+    let sp = saml::Sp::new(&app.url, &t.slug.as_str().into(), "entra");
     let err = saml::verify(&settings, &sp, "PHNhbWw+", Some("_x")).unwrap_err();
     assert!(err.contains("no signing certificate"), "{err}");
 }
@@ -542,7 +546,7 @@ async fn response_signed_by_another_key_is_refused(app: TestApp) {
         .run(move |c| {
             use diesel::prelude::*;
             use muster::db::schema::identity_providers as t;
-            let tid = muster::tenants::by_slug(c, &slug)?.id;
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
             diesel::update(t::table.filter(t::tenant_id.eq(tid)))
                 .set(t::settings.eq(settings))
                 .execute(c)?;

@@ -143,9 +143,10 @@ async fn add_okta(app: &TestApp, tenant: &str, issuer: &str) {
     app.state
         .db
         .run(move |c| {
+            let tid = muster::tenants::by_slug(c, &t.as_str().into())?.id;
             idp::add(
                 c,
-                &t,
+                &tid,
                 idp::NewIdp {
                     slug: "okta".into(),
                     title: "Okta".into(),
@@ -415,7 +416,10 @@ async fn return_to_only_to_allowed_urls(app: TestApp) {
     s.app
         .state
         .db
-        .run(move |c| idp::allow_redirect(c, &slug, "https://app.example.com/"))
+        .run(move |c| {
+            let t = muster::tenants::by_slug(c, &slug.as_str().into())?;
+            muster::tenants::allow_redirect(c, &t.id, "https://app.example.com/")
+        })
         .await
         .unwrap();
     let mut agent = Agent::new();

@@ -4,7 +4,7 @@
 
 use crate::util::{Tenant, TestApp};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use muster::sso::session;
+use muster::auth::session;
 use muster::tenants::Mode;
 use serde_json::{json, Value};
 
@@ -36,8 +36,8 @@ async fn signed_in(app: &TestApp, t: &Tenant) -> (String, String) {
         .state
         .db
         .run(move |c| {
-            let tid = muster::tenants::by_slug(c, &slug)?.id;
-            session::create(c, &tid, &uid, None).map_err(muster::error::Error::from)
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
+            session::create(c, &tid, &uid.as_str().into(), None)
         })
         .await
         .unwrap();
@@ -245,7 +245,12 @@ async fn rotation_keeps_earlier_tokens_valid(app: TestApp) {
     let (_, cookie) = signed_in(&app, &t).await;
     let before = access_token(&app, &t, &cookie).await;
     let old_kid = jsonwebtoken::decode_header(&before).unwrap().kid.unwrap();
-    let new_kid = app.state.db.run(muster::keys::rotate).await.unwrap();
+    let new_kid = app
+        .state
+        .db
+        .run(muster::issuer::keys::rotate)
+        .await
+        .unwrap();
     assert_ne!(old_kid, new_kid);
     let after = access_token(&app, &t, &cookie).await;
     assert_eq!(

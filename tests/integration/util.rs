@@ -2,9 +2,10 @@
 //! test) or PostgreSQL (one fresh database per test run, a fresh tenant per test), driven over
 //! HTTP with reqwest.
 
-use muster::app::{server, AppState};
 use muster::config::Config;
 use muster::db::DbUrl;
+use muster::http::server;
+use muster::state::AppState;
 use muster::tenants::{self, Mode};
 use serde_json::Value;
 use std::net::TcpListener;
@@ -140,8 +141,8 @@ impl TestApp {
             .state
             .db
             .run(move |c| {
-                tenants::create(c, &s, None, mode)?;
-                tenants::create_token(c, &s, "test")
+                let t = tenants::create(c, &s.as_str().into(), None, mode)?;
+                muster::auth::scim_tokens::create(c, &t.id, "test")
             })
             .await
             .map_err(|e: muster::error::Error| e.to_string())

@@ -1,0 +1,165 @@
+//! Discovery endpoints (RFC 7644 §4): ServiceProviderConfig, ResourceTypes, Schemas; and `/Me`,
+//! the signed-in person's own User.
+
+use super::{authenticate, scim_json};
+use crate::http::tokens::TokenError;
+use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::schema::{Kind, REGISTRY};
+use crate::scim::service::MAX_RESULTS;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+/// Bulk limits, advertised and enforced.
+pub const BULK_MAX_OPERATIONS: usize = 1000;
+pub const BULK_MAX_PAYLOAD: usize = 1024 * 1024;
+
+fn with_meta(mut v: Value, resource_type: &str, location: String) -> Value {
+    v["meta"] = json!({"resourceType": resource_type, "location": location});
+    v
+}
+
+fn list(items: Vec<Value>) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": items.len(),
+        "itemsPerPage": items.len(),
+        "startIndex": 1,
+        "Resources": items,
+    })
+}
+
+/// GET /ServiceProviderConfig — every field present, so clients do not guess.
+pub async fn service_provider_config(req: HttpRequest) -> ScimResult<HttpResponse> {
+    let ctx = authenticate(&req).await?;
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+        "documentationUri": crate::http::state_of(&req)?.config.public_url.clone(),
+        "patch": {"supported": true},
+        "bulk": {"supported": true, "maxOperations": BULK_MAX_OPERATIONS, "maxPayloadSize": BULK_MAX_PAYLOAD},
+        "filter": {"supported": true, "maxResults": MAX_RESULTS},
+        "changePassword": {"supported": true},
+        "sort": {"supported": true},
+        "etag": {"supported": true},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "Bearer token",
+            "description": "A tenant SCIM token created with `muster token create`.",
+            "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
+            "primary": true
+        }],
+        "meta": {"resourceType": "ServiceProviderConfig", "location": format!("{}/ServiceProviderConfig", ctx.base)},
+    });
+    Ok(scim_json(StatusCode::OK, &body))
+}
+
+fn resource_type_values(base: &str) -> Vec<Value> {
+    REGISTRY
+        .resource_types
+        .iter()
+        .map(|rt| {
+            let id = rt["id"].as_str().unwrap_or_default().to_owned();
+            with_meta(
+                rt.clone(),
+                "ResourceType",
+                format!("{base}/ResourceTypes/{id}"),
+            )
+        })
+        .collect()
+}
+
+/// GET /ResourceTypes
+pub async fn resource_types(req: HttpRequest) -> ScimResult<HttpResponse> {
+    let ctx = authenticate(&req).await?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &list(resource_type_values(&ctx.base)),
+    ))
+}
+
+/// GET /ResourceTypes/{id}
+pub async fn resource_type(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ScimResult<HttpResponse> {
+    let ctx = authenticate(&req).await?;
+    let id = &path.1;
+    resource_type_values(&ctx.base)
+        .into_iter()
+        .find(|rt| rt["id"].as_str() == Some(id.as_str()))
+        .map(|rt| scim_json(StatusCode::OK, &rt))
+        .ok_or_else(|| ScimError::status(404, format!("no resource type {id}")))
+}
+
+fn schema_values(base: &str) -> Vec<Value> {
+    REGISTRY
+        .schemas
+        .iter()
+        .map(|s| with_meta(s.json.clone(), "Schema", format!("{base}/Schemas/{}", s.id)))
+        .collect()
+}
+
+/// GET /Schemas
+pub async fn schemas(req: HttpRequest) -> ScimResult<HttpResponse> {
+    let ctx = authenticate(&req).await?;
+    Ok(scim_json(StatusCode::OK, &list(schema_values(&ctx.base))))
+}
+
+/// GET /Schemas/{urn}
+pub async fn schema(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ScimResult<HttpResponse> {
+    let ctx = authenticate(&req).await?;
+    let id = &path.1;
+    schema_values(&ctx.base)
+        .into_iter()
+        .find(|s| s["id"].as_str().is_some_and(|s| s.eq_ignore_ascii_case(id)))
+        .map(|s| scim_json(StatusCode::OK, &s))
+        .ok_or_else(|| ScimError::status(404, format!("no schema {id}")))
+}
+
+/// A method the endpoint does not serve (any but GET on discovery endpoints).
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    actix_web::ResponseError::error_response(&ScimError::status(
+        405,
+        format!("{} is not allowed on {}", req.method(), req.path()),
+    ))
+}
+
+/// /Me (RFC 7644 §3.11): the User of the person behind a session or a muster access token,
+/// read-only. A SCIM token stands for a provisioning client, not a person: 501, as the RFC
+/// allows.
+pub async fn me(req: HttpRequest) -> ScimResult<HttpResponse> {
+    let state = crate::http::state_of(&req)?;
+    let public_url = &state.config.public_url;
+    let is_scim_token = crate::auth::bearer(&req).is_some_and(|b| {
+        crate::auth::classify(&b, &crate::issuer::issuer(public_url)) == crate::auth::Kind::Scim
+    });
+    if is_scim_token {
+        authenticate(&req).await?;
+        return Err(ScimError::status(
+            501,
+            "/Me needs a signed-in person (a session or a muster access token); a SCIM token has no user",
+        ));
+    }
+    let slug = super::tenant_in_path(&req)?;
+    let (t, user) = crate::http::tokens::person(&state, &req, &slug)
+        .await
+        .map_err(|e| match e {
+            TokenError::Internal(e) => ScimError::internal(&e),
+            TokenError::Unavailable(m) => ScimError::status(503, m),
+            other => ScimError::status(401, other.to_string()),
+        })?;
+    let rest = req.match_info().get("rest").unwrap_or_default();
+    if req.method() != actix_web::http::Method::GET || !rest.is_empty() {
+        return Err(ScimError::status(
+            501,
+            "only GET /Me is supported; changes to a User come from the identity provider",
+        ));
+    }
+    let proj = super::resources::projection(Kind::User, &req)?;
+    let ctx = super::context(&state, t.id, t.slug, t.mode);
+    let out = crate::scim::service::get(&ctx, Kind::User, user.into_string(), proj).await?;
+    Ok(super::resource_response(StatusCode::OK, &out))
+}

@@ -1,0 +1,308 @@
+//! Signing in through a tenant's identity provider, as a service the pages call. [`start`]
+//! records the sign-in in progress and says where to send the browser; [`finish`] takes the
+//! IdP's answer back to a person of the tenant. Each reads what it needs before the network
+//! exchange in one trip to the database, and every way a sign-in can fail is a [`Refusal`]
+//! the page layer shows.
+
+use super::flow::{self, Flow};
+use super::idp::{self, Idp, Kind as IdpKind};
+use super::link::{self, InviteOutcome, Outcome};
+use super::protocol::{self, Answer, Site};
+use super::Claims;
+use crate::db::{Db, DbConn};
+use crate::error::Error;
+use crate::ids::{TenantSlug, UserId};
+use crate::tenants::{self, Tenant};
+
+/// Why a sign-in does not go ahead.
+#[derive(Debug)]
+pub enum Refusal {
+    /// There is no such tenant.
+    UnknownTenant,
+    /// The tenant (named) has no (active) provider by that name.
+    UnknownIdp { tenant: String },
+    /// The sign-in took too long, was already completed, or was started in another browser.
+    Expired,
+    /// The IdP's answer failed a check; the text says which.
+    Refused(String),
+    /// The IdP cannot be reached.
+    Unreachable { title: String, why: String },
+    /// No user of the tenant matches and its mode does not create one.
+    NotProvisioned { tenant: String, idp: String },
+    /// The user is deactivated.
+    Inactive { tenant: String },
+    /// The matching user is linked to another person at this provider.
+    Conflict { tenant: String, idp: String },
+    /// The IdP did not vouch for the invited address.
+    InviteMismatch { invited: String, idp: String },
+    /// The IdP identity already belongs to another user than the invited one.
+    InviteConflict { tenant: String, idp: String },
+    /// The invitation was accepted, has expired or was withdrawn.
+    InviteDead,
+    /// muster could not do its part.
+    Failed(Error),
+}
+
+impl Refusal {
+    /// A check the IdP's answer failed.
+    pub fn refused(why: impl Into<String>) -> Refusal {
+        Refusal::Refused(why.into())
+    }
+
+    /// A failure of muster's own.
+    pub fn failed(cause: impl std::fmt::Display) -> Refusal {
+        Refusal::Failed(Error::internal(cause))
+    }
+}
+
+impl From<Error> for Refusal {
+    fn from(e: Error) -> Refusal {
+        Refusal::Failed(e)
+    }
+}
+
+impl From<crate::db::DbError> for Refusal {
+    fn from(e: crate::db::DbError) -> Refusal {
+        Refusal::Failed(e.into())
+    }
+}
+
+/// A tenant's active provider, as a sign-in needs it.
+pub struct Provider {
+    pub tenant: Tenant,
+    pub idp: Idp,
+    /// The return_to prefixes the tenant allows.
+    pub allowed: Vec<String>,
+    /// The stored OIDC discovery document and when it was fetched.
+    pub discovered: Option<String>,
+    pub discovered_at: Option<String>,
+    /// The OIDC client secret, read only to redeem a code.
+    pub secret: Option<String>,
+}
+
+/// Reads the tenant, its active provider `idp`, its allowed return_to prefixes and, for OIDC,
+/// the discovery document and secret.
+fn provider(c: &mut DbConn, tenant: &TenantSlug, idp: &str) -> Result<Provider, Refusal> {
+    let t = match tenants::by_slug(c, tenant) {
+        Err(Error::NotFound(_)) => return Err(Refusal::UnknownTenant),
+        other => other?,
+    };
+    let Some(i) = idp::find(c, &t.id, idp)?.filter(|i| i.active) else {
+        return Err(Refusal::UnknownIdp { tenant: t.name });
+    };
+    let allowed = tenants::redirects(c, &t.id)?;
+    let ((discovered, discovered_at), secret) = match i.kind {
+        IdpKind::Oidc => (idp::discovered(c, &i.id)?, idp::client_secret(c, &i.id)?),
+        IdpKind::Saml => ((None, None), None),
+    };
+    Ok(Provider {
+        tenant: t,
+        idp: i,
+        allowed,
+        discovered,
+        discovered_at,
+        secret,
+    })
+}
+
+/// A sign-in under way: where to send the browser, and the value of the cookie that ties it
+/// to this browser.
+pub struct Started {
+    pub url: String,
+    pub flow_id: String,
+    pub kind: IdpKind,
+}
+
+/// Starts a sign-in at provider `idp` of tenant `tenant`. A `return_to` the tenant does not
+/// allow is dropped here, not followed later; `invite` is the token of the invitation this
+/// sign-in accepts, if it started on an invitation page.
+///
+/// # Errors
+/// [`Refusal`].
+pub async fn start(
+    db: &Db,
+    public_url: &str,
+    tenant: &TenantSlug,
+    idp: &str,
+    return_to: Option<String>,
+    invite: Option<String>,
+) -> Result<Started, Refusal> {
+    let (t, i) = (tenant.clone(), idp.to_owned());
+    let p = db.run(move |c| provider(c, &t, &i)).await?;
+    let site = Site {
+        public_url,
+        tenant,
+        idp,
+    };
+    let (url, mut secrets) = protocol::start(db, &p, &site).await?;
+    secrets.invite = invite.filter(|v| !v.is_empty());
+    let f = Flow {
+        tenant_id: p.tenant.id.clone(),
+        idp_id: p.idp.id.clone(),
+        secrets,
+        return_to: return_to.and_then(|r| tenants::checked_return_to(&r, &p.allowed)),
+    };
+    let flow_id = db.run_write(move |c| flow::start(c, &f)).await?;
+    Ok(Started {
+        url,
+        flow_id,
+        kind: p.idp.kind,
+    })
+}
+
+/// A finished sign-in: who, through which provider, and where they go next.
+pub struct SignedIn {
+    pub tenant: Tenant,
+    pub user: UserId,
+    pub idp_id: String,
+    pub return_to: Option<String>,
+}
+
+/// Finishes a sign-in: checks the IdP's `answer` against the flow behind `flow_cookie` (which
+/// is spent whatever happens), then finds, links or creates the person.
+///
+/// # Errors
+/// [`Refusal`].
+pub async fn finish(
+    db: &Db,
+    public_url: &str,
+    tenant: &TenantSlug,
+    idp: &str,
+    answer: Answer,
+    flow_cookie: Option<String>,
+) -> Result<SignedIn, Refusal> {
+    let (t, i) = (tenant.clone(), idp.to_owned());
+    let (p, flow) = db
+        .run_write(move |c| {
+            let p = provider(c, &t, &i)?;
+            let flow = match flow_cookie {
+                Some(v) => {
+                    Some(flow::take(c, &v, &p.idp.id)?.filter(|f| f.tenant_id == p.tenant.id))
+                }
+                None => None,
+            };
+            Ok::<_, Refusal>((p, flow))
+        })
+        .await?;
+    let (secrets, return_to, invite) = match (&answer, flow) {
+        (_, Some(Some(f))) => (Some(f.secrets.clone()), f.return_to, f.secrets.invite),
+        // A browser that started here answers its own AuthnRequest; one that did not may
+        // bring an IdP-initiated response (the SAML check refuses it unless the provider
+        // allows them), and by convention its RelayState may name where to land.
+        (Answer::Saml { relay_state, .. }, cookie)
+            if cookie.is_none() || unsolicited_allowed(&p.idp) =>
+        {
+            let target = relay_state
+                .as_deref()
+                .and_then(|r| tenants::checked_return_to(r, &p.allowed));
+            (None, target, None)
+        }
+        _ => return Err(Refusal::Expired),
+    };
+    let site = Site {
+        public_url,
+        tenant,
+        idp,
+    };
+    let claims = protocol::finish(db, &p, &site, answer, secrets.as_ref()).await?;
+    let user = match invite {
+        Some(token) => accept_invite(db, &p, claims, token).await?,
+        None => resolve(db, &p, claims).await?,
+    };
+    Ok(SignedIn {
+        user,
+        idp_id: p.idp.id,
+        tenant: p.tenant,
+        return_to,
+    })
+}
+
+fn unsolicited_allowed(i: &Idp) -> bool {
+    i.saml().is_some_and(|s| s.idp_initiated)
+}
+
+/// The person a verified login is, or why they may not sign in.
+async fn resolve(db: &Db, p: &Provider, claims: Claims) -> Result<UserId, Refusal> {
+    let (tid, mode, idp) = (p.tenant.id.clone(), p.tenant.mode, p.idp.clone());
+    let outcome = db
+        .run_write(move |c| link::resolve(c, &tid, mode, &idp, &claims))
+        .await?;
+    let method = match p.idp.kind {
+        IdpKind::Oidc => "oidc",
+        IdpKind::Saml => "saml",
+    };
+    let (tenant, idp) = (p.tenant.name.clone(), p.idp.title.clone());
+    let (counted, result) = match outcome {
+        Outcome::SignedIn { user } => ("success", Ok(user)),
+        Outcome::NotProvisioned => (
+            "not_provisioned",
+            Err(Refusal::NotProvisioned { tenant, idp }),
+        ),
+        Outcome::Inactive => ("inactive", Err(Refusal::Inactive { tenant })),
+        Outcome::Conflict => ("conflict", Err(Refusal::Conflict { tenant, idp })),
+    };
+    crate::ops::login(method, counted);
+    if let Ok(user) = &result {
+        tracing::info!(tenant = %p.tenant.slug, idp = %p.idp.slug, user = %user, "signed in");
+    }
+    result
+}
+
+/// Accepts an invitation with a verified IdP sign-in.
+async fn accept_invite(
+    db: &Db,
+    p: &Provider,
+    claims: Claims,
+    token: String,
+) -> Result<UserId, Refusal> {
+    let (tid, idp) = (p.tenant.id.clone(), p.idp.clone());
+    let outcome = db
+        .run_write(move |c| link::accept_invite(c, &tid, &idp, &claims, &token))
+        .await?;
+    match outcome {
+        InviteOutcome::SignedIn { user } => {
+            tracing::info!(tenant = %p.tenant.slug, idp = %p.idp.slug, user = %user, "invitation accepted");
+            Ok(user)
+        }
+        InviteOutcome::EmailMismatch { invited } => Err(Refusal::InviteMismatch {
+            invited,
+            idp: p.idp.title.clone(),
+        }),
+        InviteOutcome::Conflict => Err(Refusal::InviteConflict {
+            tenant: p.tenant.name.clone(),
+            idp: p.idp.title.clone(),
+        }),
+        InviteOutcome::Dead(_) => Err(Refusal::InviteDead),
+    }
+}
+
+/// muster's SAML SP metadata for a provider of the tenant, active or not.
+///
+/// # Errors
+/// Unknown tenant or provider, not SAML.
+pub async fn sp_metadata(
+    db: &Db,
+    public_url: &str,
+    tenant: &TenantSlug,
+    idp: &str,
+) -> Result<String, Refusal> {
+    let (t, i) = (tenant.clone(), idp.to_owned());
+    let found = db
+        .run(move |c| {
+            let t = match tenants::by_slug(c, &t) {
+                Err(Error::NotFound(_)) => return Err(Refusal::UnknownTenant),
+                other => other?,
+            };
+            // Served for a disabled provider too: it is set up at the IdP before it is on.
+            idp::find(c, &t.id, &i)?
+                .filter(|i| i.kind == IdpKind::Saml)
+                .ok_or(Refusal::UnknownIdp { tenant: t.name })
+        })
+        .await?;
+    let site = Site {
+        public_url,
+        tenant,
+        idp,
+    };
+    protocol::sp_metadata(&found, &site).await
+}

@@ -1,0 +1,288 @@
+//! The seam between a sign-in and the protocol its provider speaks: [`start`] makes the
+//! request that sends the browser to the IdP and the secrets to check on its return;
+//! [`finish`] checks what the IdP sent back against them and yields the [`Claims`]. A new
+//! protocol is a new arm of these two functions and nothing else.
+
+use super::flow::Secrets;
+use super::idp::{Idp, Kind as IdpKind};
+use super::login::{Provider, Refusal};
+use super::{idp, oidc, saml, Claims};
+use crate::db::Db;
+use crate::ids::TenantSlug;
+
+/// Where muster sits for one provider of a tenant.
+pub struct Site<'a> {
+    pub public_url: &'a str,
+    pub tenant: &'a TenantSlug,
+    pub idp: &'a str,
+}
+
+impl Site<'_> {
+    /// The OIDC redirect URI.
+    pub fn callback_url(&self) -> String {
+        format!(
+            "{}/t/{}/sso/{}/callback",
+            self.public_url, self.tenant, self.idp
+        )
+    }
+
+    /// The SAML service provider.
+    pub fn sp(&self) -> saml::Sp {
+        saml::Sp::new(self.public_url, self.tenant, self.idp)
+    }
+}
+
+/// What the IdP sent back.
+pub enum Answer {
+    /// The query of an OIDC redirect to the callback.
+    Oidc {
+        code: Option<String>,
+        state: Option<String>,
+        iss: Option<String>,
+        error: Option<String>,
+        error_description: Option<String>,
+    },
+    /// A SAML response POSTed to the ACS.
+    Saml {
+        response: String,
+        relay_state: Option<String>,
+    },
+}
+
+/// Where to send the browser, and what to check when it comes back.
+///
+/// # Errors
+/// The IdP cannot be reached (OIDC discovery); stored settings that no longer work.
+pub async fn start(db: &Db, p: &Provider, site: &Site<'_>) -> Result<(String, Secrets), Refusal> {
+    match p.idp.kind {
+        IdpKind::Oidc => {
+            let settings = p.idp.oidc().ok_or_else(|| bad_settings(&p.idp))?;
+            let doc = match &p.discovered {
+                Some(d) => d.clone(),
+                None => refetch(db, &p.idp, &settings).await?,
+            };
+            let s = oidc::start(&settings, &doc, &site.callback_url()).map_err(Refusal::failed)?;
+            let secrets = Secrets {
+                state: s.state,
+                nonce: Some(s.nonce),
+                pkce_verifier: Some(s.pkce_verifier),
+                ..Secrets::default()
+            };
+            Ok((s.url, secrets))
+        }
+        IdpKind::Saml => {
+            let settings = p.idp.saml().ok_or_else(|| bad_settings(&p.idp))?;
+            let sp = site.sp();
+            // RelayState is an opaque random value, never a URL: the return_to stays here.
+            let relay = crate::auth::secret::generate("");
+            let r = relay.clone();
+            let s = blocking(move || saml::start(&settings, &sp, &r)).await?;
+            let secrets = Secrets {
+                state: relay,
+                request_id: Some(s.request_id),
+                ..Secrets::default()
+            };
+            Ok((s.url, secrets))
+        }
+    }
+}
+
+/// The claims of a verified answer. `secrets` are the flow's; `None` only for an unsolicited
+/// SAML response, which the caller has already decided to consider.
+///
+/// # Errors
+/// Every failed check, with what failed.
+pub async fn finish(
+    db: &Db,
+    p: &Provider,
+    site: &Site<'_>,
+    answer: Answer,
+    secrets: Option<&Secrets>,
+) -> Result<Claims, Refusal> {
+    match answer {
+        Answer::Oidc {
+            code,
+            state,
+            iss,
+            error,
+            error_description,
+        } => {
+            let secrets = secrets.ok_or(Refusal::Expired)?;
+            if !state
+                .as_deref()
+                .is_some_and(|s| constant_eq(s, &secrets.state))
+            {
+                return Err(Refusal::refused(
+                    "the state parameter does not match this sign-in",
+                ));
+            }
+            if let Some(e) = error {
+                let more = error_description
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default();
+                return Err(Refusal::refused(format!(
+                    "the identity provider answered {e}{more}"
+                )));
+            }
+            let code =
+                code.ok_or_else(|| Refusal::refused("the response carries no authorization code"))?;
+            oidc_claims(db, p, site, &code, iss.as_deref(), secrets).await
+        }
+        Answer::Saml {
+            response,
+            relay_state,
+        } => {
+            if let Some(s) = secrets {
+                if !relay_state
+                    .as_deref()
+                    .is_some_and(|r| constant_eq(r, &s.state))
+                {
+                    return Err(Refusal::refused(
+                        "the RelayState does not match this sign-in",
+                    ));
+                }
+            }
+            saml_claims(db, p, site, response, secrets).await
+        }
+    }
+}
+
+async fn oidc_claims(
+    db: &Db,
+    p: &Provider,
+    site: &Site<'_>,
+    code: &str,
+    iss: Option<&str>,
+    secrets: &Secrets,
+) -> Result<Claims, Refusal> {
+    let settings = p
+        .idp
+        .oidc()
+        .ok_or_else(|| Refusal::refused("not an OIDC provider"))?;
+    let (Some(nonce), Some(verifier)) = (&secrets.nonce, &secrets.pkce_verifier) else {
+        return Err(Refusal::Expired);
+    };
+    let doc = match &p.discovered {
+        Some(d) => d.clone(),
+        None => refetch(db, &p.idp, &settings).await?,
+    };
+    let callback = oidc::Callback { code, iss };
+    let raw = oidc::redeem(
+        &settings,
+        p.secret.clone(),
+        &doc,
+        &site.callback_url(),
+        callback,
+        verifier,
+    )
+    .await
+    .map_err(|e| Refusal::refused(e.to_string()))?;
+    match oidc::verify(&settings, &doc, &raw, nonce) {
+        Ok(claims) => Ok(claims),
+        // The provider may have rotated its keys: refetch, at most once a minute.
+        Err(oidc::OidcError::UnknownKey) => {
+            let cutoff = crate::db::time::format_time(
+                time::OffsetDateTime::now_utc() - oidc::JWKS_REFETCH_AFTER,
+            );
+            if p.discovered_at
+                .as_deref()
+                .is_some_and(|a| a > cutoff.as_str())
+            {
+                return Err(Refusal::refused(oidc::OidcError::UnknownKey.to_string()));
+            }
+            let fresh = refetch(db, &p.idp, &settings).await?;
+            oidc::verify(&settings, &fresh, &raw, nonce)
+                .map_err(|e| Refusal::refused(e.to_string()))
+        }
+        Err(e) => Err(Refusal::refused(e.to_string())),
+    }
+}
+
+async fn saml_claims(
+    db: &Db,
+    p: &Provider,
+    site: &Site<'_>,
+    response: String,
+    secrets: Option<&Secrets>,
+) -> Result<Claims, Refusal> {
+    let settings = p
+        .idp
+        .saml()
+        .ok_or_else(|| Refusal::refused("not a SAML provider"))?;
+    let request_id = match secrets {
+        Some(s) => Some(s.request_id.clone().ok_or(Refusal::Expired)?),
+        None => None,
+    };
+    let sp = site.sp();
+    let v = blocking(move || {
+        Ok(saml::verify(
+            &settings,
+            &sp,
+            &response,
+            request_id.as_deref(),
+        ))
+    })
+    .await?
+    .map_err(Refusal::refused)?;
+    let (iid, aid, until) = (p.idp.id.clone(), v.assertion_id.clone(), v.remember_until);
+    let fresh = db
+        .run_write(move |c| saml::remember(c, &iid, &aid, until))
+        .await?;
+    if !fresh {
+        return Err(Refusal::refused("this SAML assertion was already used"));
+    }
+    Ok(v.claims)
+}
+
+/// muster's SP metadata for a SAML provider (served for a disabled one too: it is set up at
+/// the IdP before it is switched on).
+///
+/// # Errors
+/// Not a SAML provider; stored metadata that no longer parses.
+pub async fn sp_metadata(idp: &Idp, site: &Site<'_>) -> Result<String, Refusal> {
+    let settings = idp.saml().ok_or_else(|| bad_settings(idp))?;
+    let sp = site.sp();
+    blocking(move || saml::sp_metadata(&settings, &sp)).await
+}
+
+/// Fetches the discovery document again and stores it for every process.
+async fn refetch(db: &Db, i: &Idp, settings: &idp::OidcSettings) -> Result<String, Refusal> {
+    let doc = oidc::discover(&settings.issuer)
+        .await
+        .map_err(|e| Refusal::Unreachable {
+            title: i.title.clone(),
+            why: e,
+        })?;
+    let (id, d) = (i.id.clone(), doc.clone());
+    db.run_write(move |c| idp::set_discovered(c, &id, &d))
+        .await?;
+    Ok(doc)
+}
+
+/// samael is synchronous and its errors are not `Send`: its work runs on the blocking pool
+/// and comes back as text.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, Refusal> {
+    actix_web::web::block(f)
+        .await
+        .map_err(Refusal::failed)?
+        .map_err(Refusal::failed)
+}
+
+fn bad_settings(i: &Idp) -> Refusal {
+    Refusal::failed(format!(
+        "the stored settings of provider {} do not read",
+        i.slug
+    ))
+}
+
+/// Length-independent comparison of two secrets.
+fn constant_eq(a: &str, b: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
+}
