@@ -100,9 +100,9 @@ pub fn invite(config: Config, args: InviteArgs) -> anyhow::Result<()> {
 }
 
 /// `muster invites`: the tenant's invitations.
-pub fn invites(config: Config, tenant: &str) -> anyhow::Result<()> {
+pub fn invites(config: Config, slug: &str) -> anyhow::Result<()> {
     let (_, mut c) = open(config)?;
-    let t = tenant_named(&mut c, tenant)?;
+    let t = tenant_named(&mut c, slug)?;
     for i in invites::list(&mut c, &t.id)? {
         println!(
             "{}\t{}\t{}\t{}",
@@ -114,8 +114,8 @@ pub fn invites(config: Config, tenant: &str) -> anyhow::Result<()> {
 
 pub fn user(config: Config, cmd: UserCmd) -> anyhow::Result<()> {
     let (state, mut c) = open(config)?;
-    let find = |c: &mut DbConn, tenant: &str, user: &str| {
-        let t = tenant_named(c, tenant)?;
+    let find = |c: &mut DbConn, slug: &str, user: &str| {
+        let t = tenant_named(c, slug)?;
         let id = users::require(c, &t.id, user)?;
         Ok::<_, Error>((t, id))
     };

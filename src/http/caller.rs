@@ -115,76 +115,102 @@ async fn by_bearer(
     bearer: String,
     accepts: Accepts,
 ) -> Result<Caller, Refused> {
-    let public_url = state.config.public_url.clone();
-    let kind = auth::classify(&bearer, &issuer::issuer(&public_url));
-    let about = slug.cloned();
+    let kind = auth::classify(&bearer, &issuer::issuer(&state.config.public_url));
+    let about = || {
+        slug.cloned()
+            .ok_or_else(|| invalid("the token opens only its tenant"))
+    };
     match kind {
-        Kind::Admin if accepts.platform => state
-            .db
-            .run(move |c| auth::admin_tokens::authenticate(c, &bearer))
-            .await?
-            .map(|name| Caller::Platform { name })
-            .ok_or_else(|| invalid("the admin token is not valid")),
-        Kind::Personal if accepts.people => state
-            .db
-            .run(move |c| auth::pats::authenticate(c, &bearer))
-            .await?
-            .map(|(tenant, user)| Caller::Person { tenant, user })
-            .ok_or_else(|| {
-                invalid(
-                    "the personal access token is not valid (revoked, expired, or its user is \
-                     deactivated)",
-                )
-            }),
-        Kind::Scim if accepts.provisioners => {
-            let slug = about.ok_or_else(|| invalid("a SCIM token opens only its tenant"))?;
-            state
-                .db
-                .run(move |c| auth::scim_tokens::authenticate(c, &slug, &bearer))
-                .await?
-                .map(Caller::Provisioner)
-                .ok_or_else(|| invalid("the bearer token is not valid for this tenant"))
-        }
+        Kind::Admin if accepts.platform => platform(state, bearer).await,
+        Kind::Personal if accepts.people => personal(state, bearer).await,
+        Kind::Scim if accepts.provisioners => scim_token(state, about()?, bearer).await,
         // An OAuth client's token (client credentials) opens SCIM, an access token people's
         // endpoints: each is verified only for the audience the surface serves.
-        Kind::Muster if accepts.provisioners => {
-            let slug = about.ok_or_else(|| invalid("the token opens only its tenant"))?;
-            state
-                .db
-                .run(move |c| clients::authenticate(c, &public_url, &slug, &bearer))
-                .await?
-                .map(Caller::Provisioner)
-                .ok_or_else(|| invalid("the bearer token is not valid for this tenant"))
-        }
-        Kind::Muster if accepts.people => {
-            let slug = about.ok_or_else(|| invalid("the token opens only its tenant"))?;
-            let (tenant, user) = state
-                .db
-                .run(move |c| -> Result<_, Error> {
-                    let t = tenants::by_slug(c, &slug).map_err(unknown_tenant)?;
-                    let claims = access::verify(c, &public_url, &slug, &bearer)?;
-                    let user = UserId::from(claims.sub);
-                    if crate::people::users::active(c, &t.id, &user)? != Some(true) {
-                        return Err(Error::Unauthenticated(
-                            "the token's user is not active".into(),
-                        ));
-                    }
-                    Ok((t, user))
-                })
-                .await?;
-            Ok(Caller::Person { tenant, user })
-        }
-        Kind::Idp if accepts.people => {
-            let slug = about.ok_or_else(|| invalid("the token opens only its tenant"))?;
-            let tenant = state
-                .db
-                .run(move |c| tenants::by_slug(c, &slug).map_err(unknown_tenant))
-                .await?;
-            let user = crate::sso::introspect::authenticate(&state.db, &tenant, &bearer).await?;
-            Ok(Caller::Person { tenant, user })
-        }
+        Kind::Muster if accepts.provisioners => client_token(state, about()?, bearer).await,
+        Kind::Muster if accepts.people => access_token(state, about()?, bearer).await,
+        Kind::Idp if accepts.people => idp_token(state, about()?, bearer).await,
         _ => Err(invalid("this credential does not open this endpoint")),
     }
+}
+
+async fn platform(state: &AppState, bearer: String) -> Result<Caller, Refused> {
+    state
+        .db
+        .run(move |c| auth::admin_tokens::authenticate(c, &bearer))
+        .await?
+        .map(|name| Caller::Platform { name })
+        .ok_or_else(|| invalid("the admin token is not valid"))
+}
+
+async fn personal(state: &AppState, bearer: String) -> Result<Caller, Refused> {
+    state
+        .db
+        .run(move |c| auth::pats::authenticate(c, &bearer))
+        .await?
+        .map(|(tenant, user)| Caller::Person { tenant, user })
+        .ok_or_else(|| {
+            invalid(
+                "the personal access token is not valid (revoked, expired, or its user is \
+                 deactivated)",
+            )
+        })
+}
+
+async fn scim_token(state: &AppState, slug: TenantSlug, bearer: String) -> Result<Caller, Refused> {
+    state
+        .db
+        .run(move |c| auth::scim_tokens::authenticate(c, &slug, &bearer))
+        .await?
+        .map(Caller::Provisioner)
+        .ok_or_else(|| invalid("the bearer token is not valid for this tenant"))
+}
+
+async fn client_token(
+    state: &AppState,
+    slug: TenantSlug,
+    bearer: String,
+) -> Result<Caller, Refused> {
+    let public_url = state.config.public_url.clone();
+    state
+        .db
+        .run(move |c| clients::authenticate(c, &public_url, &slug, &bearer))
+        .await?
+        .map(Caller::Provisioner)
+        .ok_or_else(|| invalid("the bearer token is not valid for this tenant"))
+}
+
+/// A muster access token of the tenant, whose user is still active.
+async fn access_token(
+    state: &AppState,
+    slug: TenantSlug,
+    bearer: String,
+) -> Result<Caller, Refused> {
+    let public_url = state.config.public_url.clone();
+    let (tenant, user) = state
+        .db
+        .run(move |c| -> Result<_, Error> {
+            let t = tenants::by_slug(c, &slug).map_err(unknown_tenant)?;
+            let claims = access::verify(c, &public_url, &slug, &bearer)?;
+            let user = UserId::from(claims.sub);
+            if crate::people::users::active(c, &t.id, &user)? != Some(true) {
+                return Err(Error::Unauthenticated(
+                    "the token's user is not active".into(),
+                ));
+            }
+            Ok((t, user))
+        })
+        .await?;
+    Ok(Caller::Person { tenant, user })
+}
+
+/// A token of the tenant's own IdP, through its TokenIntrospectors.
+async fn idp_token(state: &AppState, slug: TenantSlug, bearer: String) -> Result<Caller, Refused> {
+    let tenant = state
+        .db
+        .run(move |c| tenants::by_slug(c, &slug).map_err(unknown_tenant))
+        .await?;
+    let user = crate::sso::introspect::authenticate(&state.db, &tenant, &bearer).await?;
+    Ok(Caller::Person { tenant, user })
 }
 
 async fn by_session(state: &AppState, slug: &TenantSlug, sid: String) -> Result<Caller, Refused> {

@@ -41,32 +41,8 @@ impl FromStr for Kind {
     }
 }
 
-/// OIDC settings. The client secret is kept apart (see [`client_secret`]).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct OidcSettings {
-    pub issuer: String,
-    pub client_id: String,
-    pub scopes: Vec<String>,
-}
-
-/// SAML settings, read from the IdP's metadata when the provider is added.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SamlSettings {
-    pub entity_id: String,
-    pub sso_url: String,
-    /// The metadata document as fetched or read; samael verifies against its certificates.
-    pub metadata_xml: String,
-    #[serde(default)]
-    pub metadata_url: Option<String>,
-    /// Unsolicited responses (IdP-initiated login) are refused unless this is set.
-    #[serde(default)]
-    pub idp_initiated: bool,
-    /// SAML has no standard claim that an address was verified. When the IdP is a directory
-    /// the organisation manages, the admin may vouch for its addresses: they then link
-    /// existing accounts and are stored on new ones, like an OIDC `email_verified`.
-    #[serde(default)]
-    pub trust_email: bool,
-}
+pub use super::oidc::OidcSettings;
+pub use super::saml::SamlSettings;
 
 /// The User attributes a login can fill, each from the first of its claims (OIDC) or
 /// attributes (SAML) that is present. `userName` falls back to the verified email, and, on

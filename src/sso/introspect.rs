@@ -68,7 +68,7 @@ pub struct Introspector {
 /// # Errors
 /// Unreachable, not JSON, no usable key.
 pub async fn fetch_jwks(url: &str) -> Result<String, String> {
-    let text = super::fetch_document(url, "the key set").await?;
+    let text = super::fetch::fetch_document(url, "the key set").await?;
     let set: JwkSet = serde_json::from_str(&text)
         .map_err(|e| format!("{url} does not serve a JSON Web Key Set: {e}"))?;
     if !set.keys.iter().any(|k| DecodingKey::from_jwk(k).is_ok()) {

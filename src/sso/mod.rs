@@ -4,6 +4,8 @@
 //! service the pages call ([`login`]), who a verified login is ([`link`]), and the tenant's
 //! IdP tokens accepted as credentials ([`introspect`]).
 
+pub mod claims;
+pub mod fetch;
 pub mod flow;
 pub mod idp;
 pub mod introspect;
@@ -11,117 +13,7 @@ pub mod link;
 pub mod login;
 pub mod oidc;
 pub mod protocol;
+pub mod refusal;
 pub mod saml;
 
-use std::collections::BTreeMap;
-
-/// The largest document fetched from an identity provider (metadata, key sets).
-const MAX_DOCUMENT_BYTES: usize = 1 << 20;
-
-/// Fetches a document an admin pointed muster at (`what`, e.g. "the metadata"): http or https
-/// only, no redirects, bounded time and size, UTF-8.
-///
-/// # Errors
-/// Unreachable, not 2xx, too big, not text; the message names `what` and the URL.
-pub async fn fetch_document(url: &str, what: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
-    if !matches!(parsed.scheme(), "https" | "http") {
-        return Err(format!("{url:?} must be an http or https URL"));
-    }
-    let resp = oidc::http()
-        .get(parsed)
-        .send()
-        .await
-        .map_err(|e| format!("fetching {what} at {url} failed: {e}"))?;
-    if !resp.status().is_success() {
-        return Err(format!(
-            "fetching {what} at {url} failed: HTTP {}",
-            resp.status()
-        ));
-    }
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| format!("reading {what} at {url} failed: {e}"))?;
-    if bytes.len() > MAX_DOCUMENT_BYTES {
-        return Err(format!("{what} at {url} is larger than 1 MiB"));
-    }
-    String::from_utf8(bytes.to_vec()).map_err(|_| format!("{what} at {url} is not UTF-8"))
-}
-
-/// What an IdP said about the person, after every signature and condition was checked.
-#[derive(Debug, Clone, Default)]
-pub struct Claims {
-    /// The IdP's stable id for the person (OIDC `sub`, SAML NameID).
-    pub subject: String,
-    /// Every claim or attribute by name, as strings.
-    pub attributes: BTreeMap<String, Vec<String>>,
-    /// Whether the IdP vouched for the email address.
-    pub email_verified: bool,
-    /// The SAML NameID, the fallback userName of a SAML login.
-    pub name_id: Option<String>,
-}
-
-impl Claims {
-    /// The claims of a verified JWT payload; the person is named by `subject_claim` (`sub`
-    /// unless a provider's access tokens say otherwise). `None` without a subject.
-    pub fn from_payload(
-        payload: serde_json::Map<String, serde_json::Value>,
-        subject_claim: &str,
-    ) -> Option<Claims> {
-        use serde_json::Value;
-        let subject = payload
-            .get(subject_claim)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())?
-            .to_owned();
-        // `email` counts as verified only when the provider says so, as a JSON true.
-        let email_verified = payload.get("email_verified") == Some(&Value::Bool(true));
-        let attributes = payload
-            .into_iter()
-            .filter_map(|(k, v)| {
-                let vals: Vec<String> = match v {
-                    Value::String(s) => vec![s],
-                    Value::Array(a) => a
-                        .into_iter()
-                        .filter_map(|x| x.as_str().map(str::to_owned))
-                        .collect(),
-                    Value::Number(n) => vec![n.to_string()],
-                    Value::Bool(b) => vec![b.to_string()],
-                    _ => return None,
-                };
-                Some((k, vals))
-            })
-            .collect();
-        Some(Claims {
-            subject,
-            attributes,
-            email_verified,
-            name_id: None,
-        })
-    }
-
-    /// Values of the first candidate name that is present.
-    pub fn mapped(&self, mapping: &idp::Mapping, field: &str) -> Vec<String> {
-        mapping
-            .get(field)
-            .into_iter()
-            .flatten()
-            .find_map(|name| {
-                self.attributes
-                    .iter()
-                    .find(|(k, _)| k.as_str() == name.as_str())
-                    .map(|(_, v)| v.clone())
-                    .filter(|v| v.iter().any(|s| !s.trim().is_empty()))
-            })
-            .unwrap_or_default()
-    }
-
-    /// The first value of a mapped field.
-    pub fn first(&self, mapping: &idp::Mapping, field: &str) -> Option<String> {
-        self.mapped(mapping, field)
-            .into_iter()
-            .map(|s| s.trim().to_owned())
-            .find(|s| !s.is_empty())
-    }
-}
+pub use claims::Claims;

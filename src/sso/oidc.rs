@@ -3,7 +3,6 @@
 //! clock-skew leeway on `exp`, the RFC 9207 `iss` check, a back-channel client that follows
 //! no redirects, and a JWKS refetch (at most once a minute) when a token names an unknown key.
 
-use super::idp::OidcSettings;
 use super::Claims;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
@@ -14,9 +13,16 @@ use openidconnect::{
     Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
     TokenResponse,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use std::sync::OnceLock;
-use std::time::Duration;
+
+/// OIDC settings. The client secret is kept apart (see `idp::client_secret`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+}
 
 /// Only asymmetric algorithms: an HMAC-signed ID token would be keyed with the client secret,
 /// and whatever the provider's discovery document lists is not a choice muster leaves to it.
@@ -38,20 +44,6 @@ const LEEWAY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 /// The shortest time between two JWKS refetches of one provider.
 pub const JWKS_REFETCH_AFTER: time::Duration = time::Duration::minutes(1);
 
-/// The back-channel HTTP client: no redirects (a provider cannot bounce muster's requests to
-/// an internal address), bounded time.
-/// The client muster reaches identity providers with: no redirects, 10 s per request.
-pub(crate) fn http() -> &'static openidconnect::reqwest::Client {
-    static CLIENT: OnceLock<openidconnect::reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        openidconnect::reqwest::Client::builder()
-            .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default()
-    })
-}
-
 /// Fetches the discovery document and the JWKS of an issuer; the result is what muster stores
 /// (`identity_providers.discovered`). The error says what is wrong, for the admin.
 ///
@@ -60,7 +52,7 @@ pub(crate) fn http() -> &'static openidconnect::reqwest::Client {
 pub async fn discover(issuer: &str) -> Result<String, String> {
     let url = IssuerUrl::new(issuer.to_owned())
         .map_err(|e| format!("issuer {issuer:?} is not a URL: {e}"))?;
-    let md = CoreProviderMetadata::discover_async(url, http())
+    let md = CoreProviderMetadata::discover_async(url, super::fetch::http())
         .await
         .map_err(|e| {
             let mut msg = format!(
@@ -74,7 +66,7 @@ pub async fn discover(issuer: &str) -> Result<String, String> {
             msg
         })?;
     // Two fields the typed metadata drops: read them from the document itself.
-    let raw: Value = http()
+    let raw: Value = super::fetch::http()
         .get(format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
@@ -219,7 +211,7 @@ pub async fn redeem(
         .exchange_code(AuthorizationCode::new(cb.code.to_owned()))
         .map_err(|e| refused(format!("the provider has no token endpoint: {e}")))?
         .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
-        .request_async(http())
+        .request_async(super::fetch::http())
         .await
         .map_err(|e| refused(format!("the provider refused the code: {}", describe(&e))))?;
     let id_token = token

@@ -5,10 +5,24 @@
 
 use super::flow::Secrets;
 use super::idp::{Idp, Kind as IdpKind};
-use super::login::{Provider, Refusal};
+use super::refusal::Refusal;
 use super::{idp, oidc, saml, Claims};
 use crate::db::Db;
 use crate::ids::TenantSlug;
+use crate::tenants::Tenant;
+
+/// A tenant's active provider, as a sign-in needs it.
+pub struct Provider {
+    pub tenant: Tenant,
+    pub idp: Idp,
+    /// The return_to prefixes the tenant allows.
+    pub allowed: Vec<String>,
+    /// The stored OIDC discovery document and when it was fetched.
+    pub discovered: Option<String>,
+    pub discovered_at: Option<String>,
+    /// The OIDC client secret, read only to redeem a code.
+    pub secret: Option<String>,
+}
 
 /// Where muster sits for one provider of a tenant.
 pub struct Site<'a> {

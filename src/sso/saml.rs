@@ -7,7 +7,6 @@
 //! samael is synchronous and its errors are not `Send`: every call here runs on the blocking
 //! pool and turns errors into text.
 
-use super::idp::SamlSettings;
 use super::Claims;
 use crate::db::schema::saml_seen;
 use crate::db::time::format_time;
@@ -19,8 +18,28 @@ use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
 use samael::schema::Assertion;
 use samael::service_provider::{ServiceProvider, ServiceProviderBuilder};
 use samael::traits::ToXml;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
+
+/// SAML settings, read from the IdP's metadata when the provider is added.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SamlSettings {
+    pub entity_id: String,
+    pub sso_url: String,
+    /// The metadata document as fetched or read; samael verifies against its certificates.
+    pub metadata_xml: String,
+    #[serde(default)]
+    pub metadata_url: Option<String>,
+    /// Unsolicited responses (IdP-initiated login) are refused unless this is set.
+    #[serde(default)]
+    pub idp_initiated: bool,
+    /// SAML has no standard claim that an address was verified. When the IdP is a directory
+    /// the organisation manages, the admin may vouch for its addresses: they then link
+    /// existing accounts and are stored on new ones, like an OIDC `email_verified`.
+    #[serde(default)]
+    pub trust_email: bool,
+}
 
 /// Signature algorithms accepted on responses. The list also bounds the digests, so SHA-1
 /// signatures and SHA-1 digests are both refused.
@@ -157,7 +176,7 @@ pub fn read_metadata(xml: &str, metadata_url: Option<String>) -> Result<SamlSett
 /// # Errors
 /// Unreachable, not 2xx, too big, not text.
 pub async fn fetch_metadata(url: &str) -> Result<String, String> {
-    super::fetch_document(url, "the metadata").await
+    super::fetch::fetch_document(url, "the metadata").await
 }
 
 /// muster's SP metadata for one provider: entity id, the HTTP-POST ACS, signed assertions

@@ -301,6 +301,43 @@ pub struct NewIntrospector {
     pub subject_claim: Option<String>,
 }
 
+impl NewIntrospector {
+    /// Checks what can be checked without the network; says which field the key set fetch
+    /// is about (the algorithms when they are wrong, else the key set URL).
+    fn check(&self) -> ApiResult<&'static str> {
+        crate::auth::credential_name(&self.name)?;
+        for (field, v) in [("issuer", &self.issuer), ("audience", &self.audience)] {
+            if v.trim().is_empty() {
+                return Err(ApiError::invalid(
+                    field,
+                    format!("give the tokens' {field}"),
+                ));
+            }
+        }
+        let bad_algorithms =
+            self.algorithms.is_some() && introspect::check(&self.algorithms).is_err();
+        Ok(if bad_algorithms {
+            "algorithms"
+        } else {
+            "jwks_url"
+        })
+    }
+}
+
+impl From<NewIntrospector> for introspect::NewIntrospector {
+    fn from(b: NewIntrospector) -> introspect::NewIntrospector {
+        introspect::NewIntrospector {
+            name: b.name,
+            idp: b.idp,
+            issuer: b.issuer,
+            audience: b.audience,
+            jwks_url: b.jwks_url,
+            algorithms: b.algorithms.unwrap_or_else(|| vec!["RS256".into()]),
+            subject_claim: b.subject_claim,
+        }
+    }
+}
+
 /// Trust JWTs from the tenant's IdP; the key set is fetched once now, so a wrong URL is
 /// refused here.
 #[utoipa::path(tag = "identity providers", request_body = NewIntrospector, responses((status = 201, body = IntrospectorOut), (status = 422, body = ApiError)))]
@@ -314,37 +351,12 @@ async fn add_introspector(
     let slug = path.into_inner();
     caller.admin_of(&slug)?;
     let b = body.into_inner();
-    crate::auth::credential_name(&b.name)?;
-    for (field, v) in [("issuer", &b.issuer), ("audience", &b.audience)] {
-        if v.trim().is_empty() {
-            return Err(ApiError::invalid(
-                field,
-                format!("give the tokens' {field}"),
-            ));
-        }
-    }
-    let field = if b.algorithms.is_some() && introspect::check(&b.algorithms).is_err() {
-        "algorithms"
-    } else {
-        "jwks_url"
-    };
+    let field = b.check()?;
     let idp_slug = b.idp.clone();
     let t = read(&state, &caller, slug, |_, t| Ok(t.clone())).await?;
-    let added = introspect::add(
-        &state.db,
-        &t.id,
-        introspect::NewIntrospector {
-            name: b.name,
-            idp: b.idp,
-            issuer: b.issuer,
-            audience: b.audience,
-            jwks_url: b.jwks_url,
-            algorithms: b.algorithms.unwrap_or_else(|| vec!["RS256".into()]),
-            subject_claim: b.subject_claim,
-        },
-    )
-    .await
-    .map_err(|e| ApiError::from(e).on(field))?;
+    let added = introspect::add(&state.db, &t.id, b.into())
+        .await
+        .map_err(|e| ApiError::from(e).on(field))?;
     Ok(HttpResponse::Created().json(introspector_out(added, idp_slug)))
 }
 

@@ -63,6 +63,29 @@ pub struct NewInvite {
     pub role: Option<String>,
 }
 
+impl NewInvite {
+    /// The address, the link's lifetime and the role, checked.
+    fn checked(&self) -> ApiResult<(String, time::Duration, Option<users::Role>)> {
+        let days = self.days.unwrap_or(7);
+        if !(1..=90).contains(&days) {
+            return Err(ApiError::invalid(
+                "days",
+                "an invitation lasts 1 to 90 days",
+            ));
+        }
+        let role = super::role(self.role.clone())?;
+        let email = self.email.trim();
+        if email.parse::<lettre::Address>().is_err() {
+            return Err(ApiError::invalid(
+                "email",
+                format!("{email:?} is not an email address"),
+            ));
+        }
+        let lifetime = time::Duration::days(i64::from(days));
+        Ok((email.to_owned(), lifetime, role))
+    }
+}
+
 /// An invitation made; `link` only when it was not emailed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Invited {
@@ -87,25 +110,10 @@ async fn create_invite(
     let slug = path.into_inner();
     caller.admin_of(&slug)?;
     let b = body.into_inner();
-    let days = b.days.unwrap_or(7);
-    if !(1..=90).contains(&days) {
-        return Err(ApiError::invalid(
-            "days",
-            "an invitation lasts 1 to 90 days",
-        ));
-    }
-    let role = super::role(b.role)?;
-    if b.email.trim().parse::<lettre::Address>().is_err() {
-        return Err(ApiError::invalid(
-            "email",
-            format!("{:?} is not an email address", b.email.trim()),
-        ));
-    }
+    let (email, lifetime, role) = b.checked()?;
     let public_url = state.config.public_url.clone();
-    let email = b.email.trim().to_owned();
     let send = b.send_email;
     let e = email.clone();
-    let lifetime = time::Duration::days(i64::from(days));
     let i = write(&state, &caller, slug, move |c, t| {
         let i = invites::invite(c, &public_url, t, &e, send, lifetime)
             .map_err(|err| ApiError::from(err).on("email"))?;

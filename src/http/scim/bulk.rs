@@ -211,6 +211,61 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// Runs every operation, each once the resources it refers to by bulkId exist.
+    async fn all(&mut self) {
+        let ops = self.ops;
+        let mut pending: Vec<usize> = (0..ops.len()).collect();
+        while !pending.is_empty() && !self.stopped() {
+            let mut waiting = Vec::new();
+            for &i in &pending {
+                // Wait for a resource another operation of this request will create.
+                if !self.missing(&ops[i]).is_empty() {
+                    waiting.push(i);
+                    continue;
+                }
+                self.execute(i, ops[i].data.clone()).await;
+                if self.stopped() {
+                    break;
+                }
+            }
+            if waiting.len() == pending.len() {
+                match self.unstick(waiting).await {
+                    Some(rest) => waiting = rest,
+                    None => break,
+                }
+            }
+            pending = waiting;
+        }
+    }
+
+    /// When every waiting operation waits: POSTs that wait only on each other form a cycle,
+    /// which is broken; what waits on a POST that failed can never run, and fails as
+    /// unresolved without creating anything. The operations still waiting, or `None` when
+    /// nothing is left to run.
+    async fn unstick(&mut self, waiting: Vec<usize>) -> Option<Vec<usize>> {
+        let ops = self.ops;
+        let (posts, rest): (Vec<usize>, Vec<usize>) =
+            waiting.into_iter().partition(|&i| ops[i].method == "POST");
+        let cycle: HashSet<String> = posts
+            .iter()
+            .filter_map(|&i| ops[i].bulk_id.clone())
+            .collect();
+        let (in_cycle, doomed): (Vec<usize>, Vec<usize>) = posts
+            .into_iter()
+            .partition(|&i| self.missing(&ops[i]).is_subset(&cycle));
+        for i in doomed {
+            self.execute(i, ops[i].data.clone()).await;
+        }
+        if in_cycle.is_empty() {
+            for i in rest {
+                self.execute(i, ops[i].data.clone()).await;
+            }
+            return None;
+        }
+        self.break_cycle(&in_cycle).await;
+        Some(rest)
+    }
+
     /// The bulkIds `op` refers to that no POST has created yet.
     fn missing(&self, op: &BulkOp) -> HashSet<String> {
         let mut refs = HashSet::new();
@@ -362,46 +417,7 @@ pub async fn bulk(req: HttpRequest, payload: web::Payload) -> ScimResult<HttpRes
         errors: 0,
         fail_on_errors,
     };
-    let mut pending: Vec<usize> = (0..ops.len()).collect();
-    while !pending.is_empty() && !run.stopped() {
-        let mut waiting = Vec::new();
-        for &i in &pending {
-            // Wait for a resource another operation of this request will create.
-            if !run.missing(&ops[i]).is_empty() {
-                waiting.push(i);
-                continue;
-            }
-            run.execute(i, ops[i].data.clone()).await;
-            if run.stopped() {
-                break;
-            }
-        }
-        if waiting.len() == pending.len() {
-            let (posts, rest): (Vec<usize>, Vec<usize>) =
-                waiting.into_iter().partition(|&i| ops[i].method == "POST");
-            // POSTs that wait only on each other form a cycle; what waits on a POST that
-            // failed can never run, and fails as unresolved without creating anything.
-            let cycle: HashSet<String> = posts
-                .iter()
-                .filter_map(|&i| ops[i].bulk_id.clone())
-                .collect();
-            let (in_cycle, doomed): (Vec<usize>, Vec<usize>) = posts
-                .into_iter()
-                .partition(|&i| run.missing(&ops[i]).is_subset(&cycle));
-            for i in doomed {
-                run.execute(i, ops[i].data.clone()).await;
-            }
-            if in_cycle.is_empty() {
-                for i in rest {
-                    run.execute(i, ops[i].data.clone()).await;
-                }
-                break;
-            }
-            run.break_cycle(&in_cycle).await;
-            waiting = rest;
-        }
-        pending = waiting;
-    }
+    run.all().await;
     let body = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkResponse"],
         "Operations": run.results.into_iter().flatten().collect::<Vec<_>>(),

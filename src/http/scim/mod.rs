@@ -3,6 +3,7 @@
 
 mod bulk;
 mod discovery;
+mod me;
 mod resources;
 
 use super::caller::{self, Accepts, Caller, Refused};
@@ -32,7 +33,7 @@ pub fn scope() -> Scope<
         InitError = (),
     >,
 > {
-    let not_allowed = || web::to(discovery::method_not_allowed);
+    let not_allowed = || web::to(method_not_allowed);
     // Every resource answers an unserved method with a SCIM 405 body.
     resources::routes(web::scope("/scim/v2/{tenant}"))
         .service(
@@ -75,10 +76,18 @@ pub fn scope() -> Scope<
                 .route(web::get().to(resources::root_list))
                 .default_service(not_allowed()),
         )
-        .service(web::resource("/Me").to(discovery::me))
-        .service(web::resource("/Me/{rest:.*}").to(discovery::me))
+        .service(web::resource("/Me").to(me::me))
+        .service(web::resource("/Me/{rest:.*}").to(me::me))
         .default_service(web::to(not_found))
         .wrap(actix_web::middleware::from_fn(super::activity::scim))
+}
+
+/// A method the endpoint does not serve (any but GET on discovery endpoints).
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    actix_web::ResponseError::error_response(&ScimError::status(
+        405,
+        format!("{} is not allowed on {}", req.method(), req.path()),
+    ))
 }
 
 /// 404 in SCIM form for any unknown URL.

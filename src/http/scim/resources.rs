@@ -1,6 +1,6 @@
 //! `/Users` and `/Groups`: list, `.search`, create, read, replace, patch, delete.
 
-use super::discovery::method_not_allowed;
+use super::method_not_allowed;
 use super::{authenticate, param, query_params, read_json, resource_response, scim_json, MAX_BODY};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::resource::{etag, Projection};
