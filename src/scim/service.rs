@@ -4,7 +4,8 @@
 use super::error::{ScimError, ScimResult, ScimType};
 use super::filter::parse_filter;
 use super::patch;
-use super::resource::{normalize, render, Meta, Projection};
+use super::resource::normalize;
+use super::response::{render, Meta, Projection};
 use super::schema::Kind;
 use super::store::{self, Key, ListQuery, Precondition, Stored};
 use crate::auth::password::Hasher;
@@ -324,7 +325,7 @@ pub async fn list(ctx: &Ctx, kind: Kind, p: ListParams) -> ScimResult<Value> {
     let sort_by = p.sort_by.filter(|s| !s.trim().is_empty());
     if let Some(s) = &sort_by {
         // Checked here, not when a page is read: an empty result must not hide a bad sortBy.
-        super::query::sort_expr(kind, s)?;
+        super::sort::sort_expr(kind, s)?;
     }
     let q = ListQuery {
         filter,
@@ -369,7 +370,7 @@ pub async fn list_root(ctx: &Ctx, p: ListParams) -> ScimResult<Value> {
         let mut params = p.clone();
         params.sort_by = sort_by
             .clone()
-            .filter(|s| super::query::sort_expr(kind, s).is_ok());
+            .filter(|s| super::sort::sort_expr(kind, s).is_ok());
         let probe = ListParams {
             start_index: None,
             count: Some("0".into()),

@@ -5,7 +5,7 @@
 use super::discovery::{BULK_MAX_OPERATIONS, BULK_MAX_PAYLOAD};
 use super::{authenticate, read_json, scim_json};
 use crate::scim::error::{ScimError, ScimResult, ScimType};
-use crate::scim::resource::{etag, Projection};
+use crate::scim::response::{etag, Projection};
 use crate::scim::schema::Kind;
 use crate::scim::service::{self, Ctx};
 use crate::scim::store::Precondition;

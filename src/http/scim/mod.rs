@@ -10,7 +10,7 @@ use super::caller::{self, Accepts, Caller, Refused};
 use crate::auth::scim_tokens::Provisioner;
 use crate::ids::{TenantId, TenantSlug};
 use crate::scim::error::{ScimError, ScimResult, ScimType};
-use crate::scim::resource::etag;
+use crate::scim::response::etag;
 use crate::scim::service::{Ctx, Out};
 use crate::scim::SCIM_JSON;
 use crate::state::AppState;

@@ -3,7 +3,7 @@
 use super::method_not_allowed;
 use super::{authenticate, param, query_params, read_json, resource_response, scim_json, MAX_BODY};
 use crate::scim::error::{ScimError, ScimResult};
-use crate::scim::resource::{etag, Projection};
+use crate::scim::response::{etag, Projection};
 use crate::scim::schema::Kind;
 use crate::scim::service::{self, ListParams};
 use crate::scim::store::{etag_matches, Precondition};

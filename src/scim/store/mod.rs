@@ -1,27 +1,32 @@
 //! Users and Groups in the database: the resource row (hot columns plus the document), its
-//! filter-index rows, and membership rows. Every write is one transaction that locks the
+//! filter-index rows, and membership rows ([`members`]); lists in [`list`]. Every write is one transaction that locks the
 //! resource first (`BEGIN IMMEDIATE` on SQLite, `FOR UPDATE` on PostgreSQL), so concurrent
 //! PATCHes serialise instead of losing each other's changes.
 
-use super::error::{ScimError, ScimResult, ScimType};
-use super::filter::Filter;
-use super::index;
-use super::patch::{self, MemberOp, Op};
-use super::query::{sort_expr, FilterCompiler};
-use super::resource::{etag, Doc, Incoming, Related};
-use super::schema::Kind;
-use crate::db::sql::{self, Bind, Builder, Sql};
+mod list;
+mod members;
+
+pub use list::{list, page_sql, ListQuery};
+pub use members::related;
+
+use crate::db::sql::{self, Bind, Builder};
 use crate::db::text::norm_str;
 use crate::db::{is_unique_violation, write_tx, DbConn, Dialect};
 use crate::ids::{TenantId, UserId};
-use diesel::sql_types::{BigInt, Nullable, Text};
+use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::index;
+use crate::scim::patch::{self, MemberOp, Op};
+use crate::scim::resource::{Doc, Incoming};
+use crate::scim::response::etag;
+use crate::scim::schema::Kind;
+use diesel::sql_types::{BigInt, Text};
 use diesel::QueryableByName;
+use members::{add_members, apply_members};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
 
 /// Rows per multi-row INSERT / IN list: 1,000 members are one statement, and 7 columns of
 /// 1,000 rows stay well under both backends' bind limits (32,766 and 65,535).
-const CHUNK: usize = 1000;
+pub(super) const CHUNK: usize = 1000;
 
 /// A resource as stored.
 #[derive(Debug, Clone)]
@@ -34,7 +39,7 @@ pub struct Stored {
 }
 
 #[derive(QueryableByName)]
-struct Row {
+pub(super) struct Row {
     #[diesel(sql_type = Text)]
     id: String,
     #[diesel(sql_type = Text)]
@@ -48,7 +53,7 @@ struct Row {
 }
 
 impl Row {
-    fn into_stored(self) -> ScimResult<Stored> {
+    pub(super) fn into_stored(self) -> ScimResult<Stored> {
         let doc = match serde_json::from_str(&self.doc) {
             Ok(Value::Object(doc)) => doc,
             _ => {
@@ -68,14 +73,21 @@ impl Row {
     }
 }
 
-fn table(kind: Kind) -> &'static str {
+pub(super) fn table(kind: Kind) -> &'static str {
     match kind {
         Kind::User => "users",
         Kind::Group => "groups",
     }
 }
 
-const COLUMNS: &str = "r.id, r.doc, r.version, r.created_at, r.updated_at";
+pub(super) const COLUMNS: &str = "r.id, r.doc, r.version, r.created_at, r.updated_at";
+
+/// A `COUNT(*) AS n`.
+#[derive(QueryableByName)]
+pub(super) struct Count {
+    #[diesel(sql_type = BigInt)]
+    pub(super) n: i64,
+}
 
 /// Which resource a write is for.
 #[derive(Debug, Clone, Copy)]
@@ -461,313 +473,4 @@ pub fn delete(
         sql::exec(c, &b.sql)?;
         Ok(())
     })
-}
-
-#[derive(QueryableByName)]
-struct Id {
-    #[diesel(sql_type = Text)]
-    id: String,
-}
-
-/// The ids among `ids` that are neither a user nor a group of the tenant.
-fn unknown_ids(c: &mut DbConn, tenant: &TenantId, ids: &[String]) -> ScimResult<Vec<String>> {
-    let mut found = HashSet::new();
-    for chunk in ids.chunks(CHUNK) {
-        let mut b = Builder::new(c.dialect());
-        tenant_ids(&mut b, tenant, chunk, |b, _| {
-            b.push("id");
-        });
-        found.extend(sql::load::<Id>(c, &b.sql)?.into_iter().map(|r| r.id));
-    }
-    Ok(ids
-        .iter()
-        .filter(|i| !found.contains(*i))
-        .cloned()
-        .collect())
-}
-
-/// `SELECT <columns> FROM users WHERE tenant_id = ? AND id IN (ids) UNION ALL` the same for
-/// groups: the ids that exist in the tenant, whichever kind they are. `columns` writes the
-/// select list for each kind.
-fn tenant_ids(
-    b: &mut Builder,
-    tenant: &TenantId,
-    ids: &[String],
-    columns: impl Fn(&mut Builder, Kind),
-) {
-    for (i, kind) in [Kind::User, Kind::Group].into_iter().enumerate() {
-        if i > 0 {
-            b.push(" UNION ALL ");
-        }
-        kind_ids(b, kind, tenant, ids, &columns);
-    }
-}
-
-/// `SELECT <columns> FROM <kind's table> WHERE tenant_id = ? AND id IN (ids)`.
-fn kind_ids(
-    b: &mut Builder,
-    kind: Kind,
-    tenant: &TenantId,
-    ids: &[String],
-    columns: impl Fn(&mut Builder, Kind),
-) {
-    b.push("SELECT ");
-    columns(b, kind);
-    b.push(&format!(" FROM {} WHERE tenant_id = ", table(kind)));
-    b.text(tenant).push(" AND id IN (");
-    in_list(b, ids);
-    b.push(")");
-}
-
-fn in_list(b: &mut Builder, ids: &[String]) {
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            b.push(", ");
-        }
-        b.text(id.as_str());
-    }
-}
-
-/// Adds members with `INSERT ... SELECT`: the database finds each id among the tenant's users
-/// (then, for ids not found there, its groups), which also gives its type, and skips rows
-/// already there, so adding 1,000 members moves no rows through muster. Only when fewer rows
-/// went in than ids came does it count what is there, and only when ids are missing does it
-/// look for which. Returns whether any row was added.
-fn add_members(c: &mut DbConn, tenant: &TenantId, group: &str, ids: &[String]) -> ScimResult<bool> {
-    let mut added = 0;
-    for chunk in ids.chunks(CHUNK) {
-        let mut inserted = 0;
-        for kind in [Kind::User, Kind::Group] {
-            let mut b = Builder::new(c.dialect());
-            b.push("INSERT INTO members (tenant_id, group_id, member_id, member_type) ");
-            kind_ids(&mut b, kind, tenant, chunk, |b, kind| {
-                b.text(tenant).push(", ").text(group);
-                b.push(&format!(", id, '{}'", kind.name()));
-            });
-            b.push(" ON CONFLICT DO NOTHING");
-            inserted += sql::exec(c, &b.sql)?;
-            if inserted == chunk.len() {
-                break;
-            }
-        }
-        added += inserted;
-        if inserted == chunk.len() {
-            continue;
-        }
-        // Some ids were already members, or are unknown: count the rows now there.
-        let mut b = Builder::new(c.dialect());
-        b.push("SELECT COUNT(*) AS n FROM members WHERE group_id = ")
-            .text(group);
-        b.push(" AND member_id IN (");
-        in_list(&mut b, chunk);
-        b.push(")");
-        let present = sql::load::<Count>(c, &b.sql)?.first().map_or(0, |r| r.n);
-        if usize::try_from(present).ok() != Some(chunk.len()) {
-            let unknown = unknown_ids(c, tenant, chunk)?;
-            let shown: Vec<&str> = unknown.iter().take(10).map(String::as_str).collect();
-            return Err(ScimError::bad(
-                ScimType::InvalidValue,
-                format!("members not found in this tenant: {}", shown.join(", ")),
-            ));
-        }
-    }
-    Ok(added > 0)
-}
-
-fn remove_members(c: &mut DbConn, group: &str, ids: Option<&[String]>) -> ScimResult<bool> {
-    let dialect = c.dialect();
-    let Some(ids) = ids else {
-        let mut b = Builder::new(dialect);
-        b.push("DELETE FROM members WHERE group_id = ").text(group);
-        return Ok(sql::exec(c, &b.sql)? > 0);
-    };
-    let mut removed = 0;
-    for chunk in ids.chunks(CHUNK) {
-        let mut b = Builder::new(dialect);
-        b.push("DELETE FROM members WHERE group_id = ")
-            .text(group)
-            .push(" AND member_id IN (");
-        in_list(&mut b, chunk);
-        b.push(")");
-        removed += sql::exec(c, &b.sql)?;
-    }
-    Ok(removed > 0)
-}
-
-#[derive(QueryableByName)]
-struct MemberRow {
-    #[diesel(sql_type = Text)]
-    owner: String,
-    #[diesel(sql_type = Text)]
-    other: String,
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    display: Option<String>,
-}
-
-fn current_members(c: &mut DbConn, group: &str) -> ScimResult<Vec<MemberRow>> {
-    let mut b = Builder::new(c.dialect());
-    b.push(
-        "SELECT group_id AS owner, member_id AS other, member_type AS kind, NULL AS display \
-            FROM members WHERE group_id = ",
-    )
-    .text(group);
-    Ok(sql::load(c, &b.sql)?)
-}
-
-/// Applies membership changes in order; returns whether anything changed.
-fn apply_members(
-    c: &mut DbConn,
-    tenant: &TenantId,
-    group: &str,
-    ops: &[MemberOp],
-) -> ScimResult<bool> {
-    let mut changed = false;
-    for op in ops {
-        changed |= match op {
-            MemberOp::Add(ids) => add_members(c, tenant, group, ids)?,
-            MemberOp::Remove(ids) => remove_members(c, group, Some(ids))?,
-            MemberOp::RemoveAll => remove_members(c, group, None)?,
-            MemberOp::Replace(ids) => {
-                // A diff, so replacing 1,000 members with the same 1,000 writes nothing.
-                let have: Vec<String> = current_members(c, group)?
-                    .into_iter()
-                    .map(|m| m.other)
-                    .collect();
-                let gone: Vec<String> = have.iter().filter(|h| !ids.contains(h)).cloned().collect();
-                let new: Vec<String> = ids.iter().filter(|i| !have.contains(i)).cloned().collect();
-                let a = remove_members(c, group, Some(&gone))?;
-                add_members(c, tenant, group, &new)? || a
-            }
-            MemberOp::RemoveWhere(f) => {
-                let hits: Vec<String> = current_members(c, group)?
-                    .into_iter()
-                    .filter(|m| {
-                        let el = serde_json::json!({"value": m.other, "type": m.kind});
-                        super::filter::matches(f, &el, &|p| p.name.eq_ignore_ascii_case("value"))
-                    })
-                    .map(|m| m.other)
-                    .collect();
-                remove_members(c, group, Some(&hits))?
-            }
-        };
-    }
-    Ok(changed)
-}
-
-/// A Group's members or a User's groups, for a page of resources, in one query.
-///
-/// # Errors
-/// Database errors.
-pub fn related(
-    c: &mut DbConn,
-    kind: Kind,
-    ids: &[String],
-) -> ScimResult<HashMap<String, Vec<Related>>> {
-    let mut out: HashMap<String, Vec<Related>> = HashMap::new();
-    for chunk in ids.chunks(CHUNK) {
-        let mut b = Builder::new(c.dialect());
-        match kind {
-            // members[].display is optional (RFC 7643 §4.2) and left out: clients that
-            // compare members with what they sent expect none, and it saves two joins.
-            Kind::Group => b.push(
-                "SELECT m.group_id AS owner, m.member_id AS other, m.member_type AS kind, \
-                 NULL AS display FROM members m WHERE m.group_id IN (",
-            ),
-            Kind::User => b.push(
-                "SELECT m.member_id AS owner, m.group_id AS other, 'Group' AS kind, \
-                 g.display_name AS display FROM members m JOIN groups g ON g.id = m.group_id \
-                 WHERE m.member_id IN (",
-            ),
-        };
-        in_list(&mut b, chunk);
-        b.push(") ORDER BY 1, 2");
-        for row in sql::load::<MemberRow>(c, &b.sql)? {
-            out.entry(row.owner).or_default().push(Related {
-                id: row.other,
-                kind: if row.kind == "Group" {
-                    Kind::Group
-                } else {
-                    Kind::User
-                },
-                display: row.display,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// A list request, already validated.
-#[derive(Debug, Clone)]
-pub struct ListQuery {
-    pub filter: Option<Filter>,
-    pub sort_by: Option<String>,
-    pub descending: bool,
-    /// 1-based.
-    pub start: i64,
-    pub count: i64,
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn list_from(b: &mut Builder, tenant: &TenantId, kind: Kind, q: &ListQuery) -> ScimResult<()> {
-    b.push(&format!(" FROM {} r WHERE r.tenant_id = ", table(kind)))
-        .text(tenant);
-    if let Some(f) = &q.filter {
-        b.push(" AND ");
-        FilterCompiler { b, tenant, kind }.compile(f)?;
-    }
-    Ok(())
-}
-
-/// The SQL of one page of a list (exposed so tests can ask the planner how it runs).
-///
-/// # Errors
-/// `invalidFilter`, `invalidValue` for an unknown `sortBy`.
-pub fn page_sql(dialect: Dialect, tenant: &TenantId, kind: Kind, q: &ListQuery) -> ScimResult<Sql> {
-    let mut b = Builder::new(dialect);
-    b.push(&format!("SELECT {COLUMNS}"));
-    list_from(&mut b, tenant, kind, q)?;
-    b.push(" ORDER BY ");
-    if let Some(sort_by) = &q.sort_by {
-        let expr = sort_expr(kind, sort_by)?;
-        // NULLs last in both directions, the same on both backends.
-        let dir = if q.descending { "DESC" } else { "ASC" };
-        b.push(&format!("({expr}) IS NULL, {expr} {dir}, "));
-    }
-    b.push("r.created_at, r.id LIMIT ");
-    b.bind(Bind::Int(q.count))
-        .push(" OFFSET ")
-        .bind(Bind::Int(q.start - 1));
-    Ok(b.sql)
-}
-
-/// Runs a filtered, sorted, paged list in the database: one COUNT and one page query.
-///
-/// # Errors
-/// `invalidFilter` for filters that do not compile; database errors.
-pub fn list(
-    c: &mut DbConn,
-    tenant: &TenantId,
-    kind: Kind,
-    q: &ListQuery,
-) -> ScimResult<(i64, Vec<Stored>)> {
-    let mut b = Builder::new(c.dialect());
-    b.push("SELECT COUNT(*) AS n");
-    list_from(&mut b, tenant, kind, q)?;
-    let total = sql::load::<Count>(c, &b.sql)?.first().map_or(0, |r| r.n);
-    if q.count == 0 || q.start > total {
-        return Ok((total, Vec::new()));
-    }
-    let rows: Vec<Row> = sql::load(c, &page_sql(c.dialect(), tenant, kind, q)?)?;
-    let items = rows
-        .into_iter()
-        .map(Row::into_stored)
-        .collect::<ScimResult<Vec<_>>>()?;
-    Ok((total, items))
 }
