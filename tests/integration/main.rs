@@ -6,6 +6,7 @@ mod util;
 
 mod activity;
 mod admin;
+mod architecture;
 mod browser;
 mod bulk;
 mod cli;
