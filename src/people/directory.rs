@@ -82,7 +82,7 @@ pub fn list(
     let rows: Vec<(String, Row)> = query
         .order(users::user_name_key)
         .limit(limit + 1)
-        .select((users::user_name_key, COLUMNS))
+        .select((users::user_name_key, Row::as_select()))
         .load(c)?;
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     let mut next = None;
@@ -105,7 +105,7 @@ pub fn get(c: &mut DbConn, tenant: &TenantId, user: &UserId) -> Result<Listed, E
     let row: Row = users::table
         .filter(users::tenant_id.eq(tenant))
         .filter(users::id.eq(user))
-        .select(COLUMNS)
+        .select(Row::as_select())
         .first(c)
         .optional()?
         .ok_or_else(|| {
@@ -117,55 +117,32 @@ pub fn get(c: &mut DbConn, tenant: &TenantId, user: &UserId) -> Result<Listed, E
     Ok(listed(row))
 }
 
-/// id, userName, displayName, externalId, active, role, created, updated, document.
-type Row = (
-    UserId,
-    String,
-    Option<String>,
-    Option<String>,
-    bool,
-    Role,
-    String,
-    String,
-    String,
-);
-
-type Columns = (
-    users::id,
-    users::user_name,
-    users::display_name,
-    users::external_id,
-    users::active,
-    users::role,
-    users::created_at,
-    users::updated_at,
-    users::doc,
-);
-
-const COLUMNS: Columns = (
-    users::id,
-    users::user_name,
-    users::display_name,
-    users::external_id,
-    users::active,
-    users::role,
-    users::created_at,
-    users::updated_at,
-    users::doc,
-);
+/// The columns a listed user is read from.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users)]
+struct Row {
+    id: UserId,
+    user_name: String,
+    display_name: Option<String>,
+    external_id: Option<String>,
+    active: bool,
+    role: Role,
+    created_at: String,
+    updated_at: String,
+    doc: String,
+}
 
 fn listed(row: Row) -> Listed {
-    let (id, user_name, display_name, external_id, active, role, created_at, updated_at, doc) = row;
-    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
+    let doc: serde_json::Value = serde_json::from_str(&row.doc).unwrap_or_default();
     Listed {
-        id,
-        user_name,
-        display_name,
+        id: row.id,
+        user_name: row.user_name,
+        display_name: row.display_name,
         email: super::users::primary_email(&doc),
-        external_id,
-        active,
-        role,
-        created_at,
-        updated_at,
+        external_id: row.external_id,
+        active: row.active,
+        role: row.role,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
     }
 }
