@@ -1,35 +1,30 @@
 //! Platform admin tokens: bearers that act on every tenant through the admin API. Made on the
 //! command line (`muster admin-token create`), the one place that needs no token to begin with.
 
+use super::shelf::Shelf;
 use super::{record_use, secret, Listed, ADMIN_PREFIX};
 use crate::db::schema::admin_tokens as at;
-use crate::db::time::now;
 use crate::db::DbConn;
 use crate::error::Error;
 use diesel::prelude::*;
+
+/// Platform tokens belong to no tenant.
+fn shelf() -> Shelf<'static> {
+    Shelf {
+        table: "admin_tokens",
+        owner: Vec::new(),
+    }
+}
 
 /// Makes a token and returns the secret, which is not stored and cannot be shown again.
 ///
 /// # Errors
 /// An empty or taken name.
 pub fn create(c: &mut DbConn, name: &str) -> Result<String, Error> {
-    let name = super::credential_name(name)?;
-    let token = secret::generate(ADMIN_PREFIX);
-    diesel::insert_into(at::table)
-        .values((
-            at::id.eq(uuid::Uuid::new_v4().to_string()),
-            at::name.eq(name),
-            at::token_hash.eq(secret::hash(&token)),
-            at::created_at.eq(now()),
-        ))
-        .execute(c)
-        .map_err(|e| match e {
-            e if crate::db::is_unique_violation(&e) => Error::Taken(format!(
-                "there is already an admin token named {name:?}; pick another name or revoke it"
-            )),
-            e => e.into(),
-        })?;
-    Ok(token)
+    let taken = |name: &str| {
+        format!("there is already an admin token named {name:?}; pick another name or revoke it")
+    };
+    Ok(shelf().make(c, ADMIN_PREFIX, name, Vec::new(), taken)?.1)
 }
 
 /// Every admin token by name.
@@ -37,20 +32,7 @@ pub fn create(c: &mut DbConn, name: &str) -> Result<String, Error> {
 /// # Errors
 /// Database errors.
 pub fn list(c: &mut DbConn) -> Result<Vec<Listed>, Error> {
-    let rows: Vec<(String, String, String, Option<String>)> = at::table
-        .order(at::name)
-        .select((at::id, at::name, at::created_at, at::last_used_at))
-        .load(c)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, name, created_at, last_used_at)| Listed {
-            id,
-            name,
-            created_at,
-            expires_at: None,
-            last_used_at,
-        })
-        .collect())
+    shelf().list(c, false, "name")
 }
 
 /// Revokes a token by name.
@@ -58,8 +40,7 @@ pub fn list(c: &mut DbConn) -> Result<Vec<Listed>, Error> {
 /// # Errors
 /// [`Error::NotFound`].
 pub fn revoke(c: &mut DbConn, name: &str) -> Result<(), Error> {
-    let n = diesel::delete(at::table.filter(at::name.eq(name))).execute(c)?;
-    if n == 0 {
+    if !shelf().revoke(c, "name", name)? {
         return Err(Error::NotFound(format!("no admin token named {name:?}")));
     }
     Ok(())

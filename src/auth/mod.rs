@@ -20,6 +20,7 @@ pub mod pats;
 pub mod scim_tokens;
 pub mod secret;
 pub mod session;
+mod shelf;
 
 use crate::db::sql::Builder;
 use crate::db::DbConn;

@@ -2,8 +2,10 @@
 //! its user (with their role) on `/t/{tenant}/userinfo` and the admin API, and stops working
 //! when it expires, is revoked, or its user is deactivated or deleted.
 
+use super::shelf::Shelf;
 use super::{record_use, secret, Listed, PAT_PREFIX};
 use crate::db::schema::{personal_tokens as pt, tenants, users};
+use crate::db::sql::Bind;
 use crate::db::time::{format_time, now};
 use crate::db::DbConn;
 use crate::error::Error;
@@ -22,6 +24,13 @@ pub struct Created {
     pub name: String,
     pub token: String,
     pub expires_at: Option<String>,
+}
+
+fn shelf<'a>(tenant: &'a TenantId, user: &'a UserId) -> Shelf<'a> {
+    Shelf {
+        table: "personal_tokens",
+        owner: vec![("tenant_id", tenant.as_str()), ("user_id", user.as_str())],
+    }
 }
 
 /// Makes a token for a user; `days` of lifetime, or none for a token that lasts until revoked.
@@ -47,30 +56,17 @@ pub fn create(
         )),
         None => None,
     };
-    let made = Created {
-        id: uuid::Uuid::new_v4().to_string(),
-        name: name.to_owned(),
-        token: secret::generate(PAT_PREFIX),
-        expires_at,
+    let taken = |name: &str| {
+        format!("there is already a token named {name:?}; pick another name or revoke it")
     };
-    diesel::insert_into(pt::table)
-        .values((
-            pt::id.eq(&made.id),
-            pt::tenant_id.eq(tenant),
-            pt::user_id.eq(user),
-            pt::name.eq(&made.name),
-            pt::token_hash.eq(secret::hash(&made.token)),
-            pt::created_at.eq(now()),
-            pt::expires_at.eq(&made.expires_at),
-        ))
-        .execute(c)
-        .map_err(|e| match e {
-            e if crate::db::is_unique_violation(&e) => Error::Taken(format!(
-                "there is already a token named {name:?}; pick another name or revoke it"
-            )),
-            e => e.into(),
-        })?;
-    Ok(made)
+    let extra = vec![("expires_at", Bind::OptText(expires_at.clone()))];
+    let (id, token) = shelf(tenant, user).make(c, PAT_PREFIX, name, extra, taken)?;
+    Ok(Created {
+        id,
+        name: name.to_owned(),
+        token,
+        expires_at,
+    })
 }
 
 /// A user's tokens, newest first.
@@ -78,29 +74,7 @@ pub fn create(
 /// # Errors
 /// Database errors.
 pub fn list(c: &mut DbConn, tenant: &TenantId, user: &UserId) -> Result<Vec<Listed>, Error> {
-    type Row = (String, String, String, Option<String>, Option<String>);
-    let rows: Vec<Row> = pt::table
-        .filter(pt::tenant_id.eq(tenant))
-        .filter(pt::user_id.eq(user))
-        .order((pt::created_at.desc(), pt::name))
-        .select((
-            pt::id,
-            pt::name,
-            pt::created_at,
-            pt::expires_at,
-            pt::last_used_at,
-        ))
-        .load(c)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, name, created_at, expires_at, last_used_at)| Listed {
-            id,
-            name,
-            created_at,
-            expires_at,
-            last_used_at,
-        })
-        .collect())
+    shelf(tenant, user).list(c, true, "created_at DESC, name")
 }
 
 /// Revokes one of a user's tokens; requests bearing it fail from the next one on.
@@ -108,14 +82,7 @@ pub fn list(c: &mut DbConn, tenant: &TenantId, user: &UserId) -> Result<Vec<List
 /// # Errors
 /// [`Error::NotFound`] when the user has no such token.
 pub fn revoke(c: &mut DbConn, tenant: &TenantId, user: &UserId, id: &str) -> Result<(), Error> {
-    let n = diesel::delete(
-        pt::table
-            .filter(pt::tenant_id.eq(tenant))
-            .filter(pt::user_id.eq(user))
-            .filter(pt::id.eq(id)),
-    )
-    .execute(c)?;
-    if n == 0 {
+    if !shelf(tenant, user).revoke(c, "id", id)? {
         return Err(Error::NotFound(format!(
             "the user has no token with id {id:?}"
         )));

@@ -1,9 +1,9 @@
 //! SCIM bearer tokens: what an IdP's provisioning (Okta, Entra ID) sends to its tenant's SCIM
 //! endpoint. A token opens that one tenant.
 
+use super::shelf::Shelf;
 use super::{record_use, secret, Listed, SCIM_PREFIX};
 use crate::db::schema::{scim_tokens as st, tenants};
-use crate::db::time::now;
 use crate::db::DbConn;
 use crate::error::Error;
 use crate::ids::{TenantId, TenantSlug};
@@ -21,29 +21,24 @@ pub struct Provisioner {
     pub limits: (i32, i32),
 }
 
+fn shelf(tenant: &TenantId) -> Shelf<'_> {
+    Shelf {
+        table: "scim_tokens",
+        owner: vec![("tenant_id", tenant.as_str())],
+    }
+}
+
 /// Creates a SCIM token and returns the secret, which is not stored and cannot be shown again.
 ///
 /// # Errors
 /// A bad or taken name.
 pub fn create(c: &mut DbConn, tenant: &TenantId, name: &str) -> Result<String, Error> {
-    let name = super::credential_name(name)?;
-    let token = secret::generate(SCIM_PREFIX);
-    diesel::insert_into(st::table)
-        .values((
-            st::id.eq(uuid::Uuid::new_v4().to_string()),
-            st::tenant_id.eq(tenant),
-            st::name.eq(name),
-            st::token_hash.eq(secret::hash(&token)),
-            st::created_at.eq(now()),
-        ))
-        .execute(c)
-        .map_err(|e| match e {
-            e if crate::db::is_unique_violation(&e) => Error::Taken(format!(
-                "this tenant already has a token named {name:?}; pick another name or revoke it"
-            )),
-            e => e.into(),
-        })?;
-    Ok(token)
+    let taken = |name: &str| {
+        format!("this tenant already has a token named {name:?}; pick another name or revoke it")
+    };
+    Ok(shelf(tenant)
+        .make(c, SCIM_PREFIX, name, Vec::new(), taken)?
+        .1)
 }
 
 /// A tenant's tokens by name.
@@ -51,21 +46,7 @@ pub fn create(c: &mut DbConn, tenant: &TenantId, name: &str) -> Result<String, E
 /// # Errors
 /// Database errors.
 pub fn list(c: &mut DbConn, tenant: &TenantId) -> Result<Vec<Listed>, Error> {
-    let rows: Vec<(String, String, String, Option<String>)> = st::table
-        .filter(st::tenant_id.eq(tenant))
-        .order(st::name)
-        .select((st::id, st::name, st::created_at, st::last_used_at))
-        .load(c)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, name, created_at, last_used_at)| Listed {
-            id,
-            name,
-            created_at,
-            expires_at: None,
-            last_used_at,
-        })
-        .collect())
+    shelf(tenant).list(c, false, "name")
 }
 
 /// Revokes (deletes) a token; requests bearing it fail from the next one on.
@@ -73,13 +54,7 @@ pub fn list(c: &mut DbConn, tenant: &TenantId) -> Result<Vec<Listed>, Error> {
 /// # Errors
 /// [`Error::NotFound`] for an unknown name.
 pub fn revoke(c: &mut DbConn, tenant: &TenantId, name: &str) -> Result<(), Error> {
-    let n = diesel::delete(
-        st::table
-            .filter(st::tenant_id.eq(tenant))
-            .filter(st::name.eq(name)),
-    )
-    .execute(c)?;
-    if n == 0 {
+    if !shelf(tenant).revoke(c, "name", name)? {
         return Err(Error::NotFound(format!(
             "this tenant has no token named {name:?}"
         )));
