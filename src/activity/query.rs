@@ -68,17 +68,23 @@ pub fn since_filter(s: &str) -> Result<String, String> {
     if let Some(t) = normalize_time(s) {
         return Ok(t);
     }
-    let (n, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: i64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a time: give 2026-11-23T10:00:00Z, or 90m, 24h, 7d"))?;
-    let age = match unit {
-        "m" => time::Duration::minutes(n),
-        "h" => time::Duration::hours(n),
-        "d" => time::Duration::days(n),
+    let not_a_time = || format!("{s:?} is not a time: give 2026-11-23T10:00:00Z, or 90m, 24h, 7d");
+    // The unit is the last character, whatever its width; the number is what comes before.
+    let (at, _) = s.char_indices().last().ok_or_else(not_a_time)?;
+    let (n, unit) = s.split_at(at);
+    let n: i64 = n.parse().map_err(|_| not_a_time())?;
+    let seconds = match unit {
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => return Err(format!("{s:?}: the unit is m, h or d")),
     };
-    Ok(format_time(time::OffsetDateTime::now_utc() - age))
+    // An age the clock cannot go back by is refused, not computed.
+    n.checked_mul(seconds)
+        .filter(|secs| *secs >= 0)
+        .and_then(|secs| time::OffsetDateTime::now_utc().checked_sub(time::Duration::seconds(secs)))
+        .map(format_time)
+        .ok_or_else(|| format!("{s:?} reaches back further than any time"))
 }
 
 /// A page of a tenant's entries, newest first, and the `before` of the next page.
@@ -126,5 +132,9 @@ mod tests {
         assert!(since_filter("24h").is_ok());
         assert!(since_filter("2026-11-23T10:00:00Z").is_ok());
         assert!(since_filter("yesterday").is_err());
+        // Input that once panicked: a wide unit character, an age past any time.
+        for bad in ["é", "9é", "99999999999999d", "-5d", ""] {
+            assert!(since_filter(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1332,6 +1332,18 @@ async fn bad_requests_answer_in_the_api_form(app: TestApp) {
         .unwrap();
     assert_eq!(r.status(), 401);
     assert!(r.headers().get("www-authenticate").is_some());
+
+    // Query values that once dropped the connection with a panic: a clear 422 instead.
+    let t = app.tenant().await;
+    for since in ["%C3%A9", "99999999999999d", "-1d"] {
+        let got = get(
+            &app,
+            As::Bearer(&admin),
+            &format!("/tenants/{}/log?since={since}", t.slug),
+        )
+        .await;
+        refused(&got, 422, "invalid", Some("since"));
+    }
 }
 
 crate::on_both_backends!(
