@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 
 /// Every setting: its environment variable and its key in `muster.toml`.
-pub const SETTINGS: [(&str, &str); 13] = [
+pub const SETTINGS: [(&str, &str); 15] = [
     ("DATABASE_URL", "database_url"),
     ("MUSTER_BIND", "bind"),
     ("MUSTER_PUBLIC_URL", "public_url"),
@@ -22,6 +22,8 @@ pub const SETTINGS: [(&str, &str); 13] = [
     ("MUSTER_LOG_FORMAT", "log_format"),
     ("MUSTER_ACTIVITY_LOG", "activity_log"),
     ("MUSTER_ACTIVITY_RETENTION_DAYS", "activity_retention_days"),
+    ("MUSTER_PAT_DAYS", "pat_days"),
+    ("MUSTER_PAT_MAX_DAYS", "pat_max_days"),
 ];
 
 /// The settings as given, from the environment over `muster.toml`.
@@ -115,6 +117,10 @@ pub struct Config {
     pub activity_log: bool,
     /// Days an activity entry is kept.
     pub activity_retention_days: u32,
+    /// Days a personal access token works when its maker does not say.
+    pub pat_days: u32,
+    /// The longest lifetime a personal access token may be given.
+    pub pat_max_days: u32,
 }
 
 impl Config {
@@ -188,6 +194,21 @@ impl Config {
         if let Some(days) = positive("MUSTER_ACTIVITY_RETENTION_DAYS")? {
             config.activity_retention_days = days;
         }
+        if let Some(days) = positive("MUSTER_PAT_MAX_DAYS")? {
+            config.pat_max_days = days;
+        }
+        if let Some(days) = positive("MUSTER_PAT_DAYS")? {
+            config.pat_days = days;
+        }
+        if config.pat_days > config.pat_max_days {
+            bail!(
+                "{} ({}) must not exceed {} ({})",
+                label("MUSTER_PAT_DAYS"),
+                config.pat_days,
+                label("MUSTER_PAT_MAX_DAYS"),
+                config.pat_max_days
+            );
+        }
         Ok(config)
     }
 
@@ -225,6 +246,8 @@ impl Config {
             outbox_dir: "outbox".into(),
             activity_log: true,
             activity_retention_days: 90,
+            pat_days: 90,
+            pat_max_days: 366,
         })
     }
 }

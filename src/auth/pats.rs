@@ -14,16 +14,20 @@ use crate::tenants::Tenant;
 use diesel::prelude::*;
 use time::{Duration, OffsetDateTime};
 
-/// The longest lifetime a token may be given.
-pub const MAX_DAYS: u16 = 366;
-
 /// A new token: the secret is shown here once and never again.
 #[derive(Debug, Clone)]
 pub struct Created {
     pub id: String,
     pub name: String,
     pub token: String,
-    pub expires_at: Option<String>,
+    pub expires_at: String,
+}
+
+/// How long a new token may work, in days (the server's settings).
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetime {
+    pub default: u32,
+    pub max: u32,
 }
 
 fn shelf<'a>(tenant: &'a TenantId, user: &'a UserId) -> Shelf<'a> {
@@ -33,33 +37,33 @@ fn shelf<'a>(tenant: &'a TenantId, user: &'a UserId) -> Shelf<'a> {
     }
 }
 
-/// Makes a token for a user; `days` of lifetime, or none for a token that lasts until revoked.
+/// Makes a token for a user, working for `days` (the server's default when `None`). Every
+/// token expires: a token that escapes must stop working on its own.
 ///
 /// # Errors
-/// An empty or taken name, a lifetime over [`MAX_DAYS`].
+/// An empty or taken name (`Invalid`/`Taken`), a lifetime outside 1 to `lifetime.max` days
+/// (`Invalid { field: "days" }`).
 pub fn create(
     c: &mut DbConn,
     tenant: &TenantId,
     user: &UserId,
     name: &str,
-    days: Option<u16>,
+    days: Option<u32>,
+    lifetime: Lifetime,
 ) -> Result<Created, Error> {
     let name = super::credential_name(name)?;
-    let expires_at = match days {
-        Some(d) if d == 0 || d > MAX_DAYS => {
-            return Err(Error::invalid(format!(
-                "a token lasts 1 to {MAX_DAYS} days, or until revoked"
-            )))
-        }
-        Some(d) => Some(format_time(
-            OffsetDateTime::now_utc() + Duration::days(i64::from(d)),
-        )),
-        None => None,
-    };
+    let days = days.unwrap_or(lifetime.default);
+    if days == 0 || days > lifetime.max {
+        return Err(Error::invalid_field(
+            "days",
+            format!("a token lasts 1 to {} days", lifetime.max),
+        ));
+    }
+    let expires_at = format_time(OffsetDateTime::now_utc() + Duration::days(i64::from(days)));
     let taken = |name: &str| {
         format!("there is already a token named {name:?}; pick another name or revoke it")
     };
-    let extra = vec![("expires_at", Bind::OptText(expires_at.clone()))];
+    let extra = vec![("expires_at", Bind::Text(expires_at.clone()))];
     let (id, token) = shelf(tenant, user).make(c, PAT_PREFIX, name, extra, taken)?;
     Ok(Created {
         id,

@@ -251,7 +251,7 @@ pub fn introspector(config: Config, cmd: IntrospectorCmd) -> anyhow::Result<()> 
             let added = block_on(introspect::add(&state.db, &t.id, new))??;
             println!("{}", added.name);
             eprintln!(
-                "{tenant} now accepts tokens from {} for audience {} on its userinfo and admin API",
+                "{tenant} now accepts tokens from {} for audience {} on its userinfo and SCIM /Me",
                 added.issuer, added.audience
             );
         }

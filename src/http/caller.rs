@@ -22,7 +22,24 @@ pub enum Caller {
     Platform { name: String },
     /// A person of a tenant: through a session, a personal access token, a muster access
     /// token, or a token of the tenant's own IdP.
-    Person { tenant: Tenant, user: UserId },
+    Person {
+        tenant: Tenant,
+        user: UserId,
+        via: Via,
+    },
+}
+
+/// How a person proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The browser session of muster's own pages.
+    Session,
+    /// A personal access token.
+    Personal,
+    /// A muster access token, made for the tenant's apps.
+    AccessToken,
+    /// A token of the tenant's own IdP, through a TokenIntrospector.
+    IdpToken,
 }
 
 /// Which callers a surface lets in.
@@ -30,7 +47,10 @@ pub enum Caller {
 pub struct Accepts {
     pub provisioners: bool,
     pub platform: bool,
+    /// People by their session or a personal access token.
     pub people: bool,
+    /// People by the tokens made for the tenant's apps: muster access tokens and the IdP's.
+    pub app_tokens: bool,
 }
 
 impl Accepts {
@@ -39,18 +59,23 @@ impl Accepts {
         provisioners: true,
         platform: false,
         people: false,
+        app_tokens: false,
     };
-    /// Userinfo, the token endpoint and SCIM `/Me`: people.
+    /// Userinfo, the token endpoint and SCIM `/Me`: people, and the apps acting for them.
     pub const PEOPLE: Accepts = Accepts {
         provisioners: false,
         platform: false,
         people: true,
+        app_tokens: true,
     };
-    /// The admin API: platform admins and people (whose role decides the rest).
+    /// The admin API: platform admins, and people by their session or a personal access
+    /// token (whose role decides the rest). Never a token made for the tenant's apps: an app
+    /// that sees an admin's token must not be able to administer the tenant.
     pub const ADMIN: Accepts = Accepts {
         provisioners: false,
         platform: true,
         people: true,
+        app_tokens: false,
     };
 }
 
@@ -127,8 +152,8 @@ async fn by_bearer(
         // An OAuth client's token (client credentials) opens SCIM, an access token people's
         // endpoints: each is verified only for the audience the surface serves.
         Kind::Muster if accepts.provisioners => client_token(state, about()?, bearer).await,
-        Kind::Muster if accepts.people => access_token(state, about()?, bearer).await,
-        Kind::Idp if accepts.people => idp_token(state, about()?, bearer).await,
+        Kind::Muster if accepts.app_tokens => access_token(state, about()?, bearer).await,
+        Kind::Idp if accepts.app_tokens => idp_token(state, about()?, bearer).await,
         _ => Err(invalid("this credential does not open this endpoint")),
     }
 }
@@ -147,7 +172,11 @@ async fn personal(state: &AppState, bearer: String) -> Result<Caller, Refused> {
         .db
         .run(move |c| auth::pats::authenticate(c, &bearer))
         .await?
-        .map(|(tenant, user)| Caller::Person { tenant, user })
+        .map(|(tenant, user)| Caller::Person {
+            tenant,
+            user,
+            via: Via::Personal,
+        })
         .ok_or_else(|| {
             invalid(
                 "the personal access token is not valid (revoked, expired, or its user is \
@@ -200,7 +229,11 @@ async fn access_token(
             Ok((t, user))
         })
         .await?;
-    Ok(Caller::Person { tenant, user })
+    Ok(Caller::Person {
+        tenant,
+        user,
+        via: Via::AccessToken,
+    })
 }
 
 /// A token of the tenant's own IdP, through its TokenIntrospectors.
@@ -210,7 +243,11 @@ async fn idp_token(state: &AppState, slug: TenantSlug, bearer: String) -> Result
         .run(move |c| tenants::by_slug(c, &slug).map_err(unknown_tenant))
         .await?;
     let user = crate::sso::introspect::authenticate(&state.db, &tenant, &bearer).await?;
-    Ok(Caller::Person { tenant, user })
+    Ok(Caller::Person {
+        tenant,
+        user,
+        via: Via::IdpToken,
+    })
 }
 
 async fn by_session(state: &AppState, slug: &TenantSlug, sid: String) -> Result<Caller, Refused> {
@@ -224,7 +261,11 @@ async fn by_session(state: &AppState, slug: &TenantSlug, sid: String) -> Result<
         })
         .await?;
     match found {
-        Some((tenant, user)) => Ok(Caller::Person { tenant, user }),
+        Some((tenant, user)) => Ok(Caller::Person {
+            tenant,
+            user,
+            via: Via::Session,
+        }),
         None => Err(Refused::SignIn("the session has ended; sign in".into())),
     }
 }

@@ -107,7 +107,7 @@ pub async fn person(
     slug: &TenantSlug,
 ) -> Result<(Tenant, UserId), TokenError> {
     match caller::authenticate(state, req, Some(slug), Accepts::PEOPLE).await? {
-        Caller::Person { tenant, user } if tenant.slug == *slug => Ok((tenant, user)),
+        Caller::Person { tenant, user, .. } if tenant.slug == *slug => Ok((tenant, user)),
         Caller::Person { .. } => Err(TokenError::Invalid(
             "the token belongs to another tenant".into(),
         )),

@@ -112,6 +112,14 @@ async fn person(app: &TestApp, t: &Tenant, name: &str, role: &str) -> (String, S
     assert_eq!(made.0, 201, "{}", made.1);
     let token = made.1["token"].as_str().unwrap().to_owned();
     assert!(token.starts_with("mst_pat_"));
+    // Without `days` the server's default lifetime applies: no token works for ever.
+    let expires = time::OffsetDateTime::parse(
+        made.1["expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let days = (expires - time::OffsetDateTime::now_utc()).whole_hours();
+    assert!((89 * 24..=90 * 24).contains(&days), "{}", made.1);
     (id, token)
 }
 
@@ -1095,6 +1103,19 @@ async fn tenant_admins_and_members_stay_in_their_lane(app: TestApp) {
         "invalid",
         Some("name"),
     );
+    refused(
+        &call(
+            &app,
+            b,
+            Method::POST,
+            &format!("{base}/me/tokens"),
+            Some(json!({"name": "forever", "days": 367})),
+        )
+        .await,
+        422,
+        "invalid",
+        Some("days"),
+    );
     let mine = get(&app, b, &format!("{base}/me/tokens")).await;
     assert_eq!(mine.1.as_array().unwrap().len(), 2);
     assert!(
@@ -1249,12 +1270,16 @@ async fn tenant_admins_and_members_stay_in_their_lane(app: TestApp) {
 
     // An expired token opens nothing.
     let (tid, uid) = (t.slug.clone(), alice.clone());
+    let lifetime = muster::auth::pats::Lifetime {
+        default: 90,
+        max: 366,
+    };
     let expired = app
         .state
         .db
         .run(move |c| {
             let tenant = muster::tenants::by_slug(c, &tid.as_str().into())?.id;
-            muster::auth::pats::create(c, &tenant, &uid.as_str().into(), "short", Some(1))
+            muster::auth::pats::create(c, &tenant, &uid.as_str().into(), "short", Some(1), lifetime)
         })
         .await
         .unwrap();

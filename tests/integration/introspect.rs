@@ -1,5 +1,5 @@
-//! TokenIntrospectors: JWTs from the tenant's own IdP (a real oidc-provider) open userinfo and
-//! the admin API as the person they name; in `jit` mode the first valid token creates them.
+//! TokenIntrospectors: JWTs from the tenant's own IdP (a real oidc-provider) open userinfo as
+//! the person they name (never the admin API); in `jit` mode the first valid token creates them.
 
 use crate::sso::{setup, Agent, Setup};
 use crate::util::TestApp;
@@ -100,7 +100,7 @@ async fn admin(
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
-async fn idp_tokens_open_the_api_and_jit_creates_the_person(app: TestApp) {
+async fn idp_tokens_open_userinfo_and_jit_creates_the_person(app: TestApp) {
     let s = setup(app, Mode::Jit).await;
     let slug = s.tenant.slug.clone();
     let admin_token = s
@@ -169,18 +169,35 @@ async fn idp_tokens_open_the_api_and_jit_creates_the_person(app: TestApp) {
         1
     );
 
-    // On the admin API the token carries the person's role: a member reaches only their own.
-    let (status, who) = admin(&s, &alice, reqwest::Method::GET, "/me", None).await;
+    // A token meant for the tenant's apps opens nothing of the admin API, even when its person
+    // is a tenant admin: an app that sees it must not administer the tenant.
+    let uid = me["sub"].as_str().unwrap().to_owned();
+    let promoted = admin(
+        &s,
+        &admin_token,
+        reqwest::Method::PATCH,
+        &format!("/users/{uid}"),
+        Some(json!({"role": "admin"})),
+    )
+    .await;
+    assert_eq!(promoted.0, 200, "{}", promoted.1);
+    for (method, path) in [
+        (reqwest::Method::GET, "/me"),
+        (reqwest::Method::GET, "/users"),
+        (reqwest::Method::POST, "/me/tokens"),
+    ] {
+        let (status, body) =
+            admin(&s, &alice, method.clone(), path, Some(json!({"name": "x"}))).await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (401, json!("unauthenticated")),
+            "{method} {path}: {body}"
+        );
+    }
     assert_eq!(
-        (status, who["role"].clone()),
-        (200, json!("member")),
-        "{who}"
-    );
-    assert_eq!(
-        admin(&s, &alice, reqwest::Method::GET, "/users", None)
-            .await
-            .0,
-        403
+        userinfo(&s, &alice).await.0,
+        200,
+        "it still serves the apps"
     );
 
     // Tokens the IdP did not sign as configured, or not for this audience, open nothing.
@@ -245,4 +262,4 @@ async fn idp_tokens_open_the_api_and_jit_creates_the_person(app: TestApp) {
     assert_eq!(userinfo(&s, &bob).await.0, 401);
 }
 
-crate::on_both_backends!(idp_tokens_open_the_api_and_jit_creates_the_person);
+crate::on_both_backends!(idp_tokens_open_userinfo_and_jit_creates_the_person);

@@ -267,8 +267,62 @@ async fn rotation_keeps_earlier_tokens_valid(app: TestApp) {
     }
 }
 
+/// An app that sees an admin's access token cannot administer the tenant with it: the admin
+/// API takes sessions and personal access tokens, not the tokens made for apps.
+async fn an_app_token_opens_nothing_of_the_admin_api(app: TestApp) {
+    let t = app.tenant_with_mode(Mode::Scim).await;
+    let (id, cookie) = signed_in(&app, &t).await;
+    let (slug, uid) = (t.slug.clone(), id.clone());
+    app.state
+        .db
+        .run(move |c| {
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
+            muster::people::users::set_role(c, &tid, &uid.as_str().into(), "admin".parse().unwrap())
+        })
+        .await
+        .unwrap();
+    let jwt = access_token(&app, &t, &cookie).await;
+    let base = format!("{}/admin/v1/tenants/{}", app.url, t.slug);
+    let admin = |method: reqwest::Method, path: &str, auth: (&str, String)| {
+        app.client
+            .request(method, format!("{base}{path}"))
+            .header(auth.0, auth.1)
+            .header("origin", &app.url)
+            .json(&json!({"name": "forever"}))
+            .send()
+    };
+    // The session the token was made from is an admin on the API ...
+    let me = admin(reqwest::Method::GET, "/me", ("cookie", cookie.clone()))
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    // ... its app token is nobody there, for reading or for minting a lasting credential.
+    for (method, path) in [
+        (reqwest::Method::GET, "/me"),
+        (reqwest::Method::GET, "/users"),
+        (reqwest::Method::POST, "/me/tokens"),
+        (reqwest::Method::POST, "/scim-tokens"),
+    ] {
+        let r = admin(
+            method.clone(),
+            path,
+            ("authorization", format!("Bearer {jwt}")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 401, "{method} {path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "unauthenticated", "{body}");
+    }
+    let listed = admin(reqwest::Method::GET, "/me/tokens", ("cookie", cookie))
+        .await
+        .unwrap();
+    assert_eq!(listed.json::<Value>().await.unwrap(), json!([]));
+}
+
 crate::on_both_backends!(
     token_carries_who_and_verifies_with_the_jwks,
     userinfo_and_me_answer_for_a_session_or_a_token,
     rotation_keeps_earlier_tokens_valid,
+    an_app_token_opens_nothing_of_the_admin_api,
 );

@@ -14,13 +14,13 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
-/// An authenticated caller of the admin API.
+/// An authenticated caller of the admin API: a platform admin token, or a person through
+/// their session or a personal access token (never a token made for the tenant's apps).
 #[derive(Debug, Clone)]
 pub enum Caller {
     /// A platform admin token: every tenant.
     Platform { name: String },
-    /// A person of a tenant, through a session, a personal access token, a muster access
-    /// token or the tenant's IdP's token.
+    /// A person of a tenant, through their session or a personal access token.
     Person {
         tenant: Tenant,
         user: UserId,
@@ -105,8 +105,9 @@ impl Caller {
     }
 }
 
-const NO_CREDENTIALS: &str = "send Authorization: Bearer with a platform admin token, a personal \
-                              access token or a muster access token, or sign in to the tenant";
+const NO_CREDENTIALS: &str =
+    "send Authorization: Bearer with a platform admin token or a personal \
+                              access token, or sign in to the tenant";
 
 impl From<Refused> for ApiError {
     fn from(r: Refused) -> ApiError {
@@ -145,7 +146,7 @@ async fn resolve(req: &HttpRequest) -> Result<Caller, ApiError> {
     }
     match who::authenticate(&state, req, slug.as_ref(), Accepts::ADMIN).await? {
         who::Caller::Platform { name } => Ok(Caller::Platform { name }),
-        who::Caller::Person { tenant, user } => person(&state, tenant, user).await,
+        who::Caller::Person { tenant, user, .. } => person(&state, tenant, user).await,
         who::Caller::Provisioner(_) => Err(ApiError::unauthenticated(NO_CREDENTIALS)),
     }
 }

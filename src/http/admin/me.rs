@@ -3,6 +3,7 @@
 use super::users::{PatOut, UserOut};
 use super::{created_secret, ApiError, ApiResult, Caller};
 use crate::auth::pats;
+use crate::error::Error;
 use crate::ids::TenantSlug;
 use crate::people::directory;
 use crate::state::AppState;
@@ -53,8 +54,9 @@ async fn list_my_tokens(
 #[serde(deny_unknown_fields)]
 pub struct NewPat {
     pub name: String,
-    /// Days it works (1 to 366); without it, until revoked.
-    pub days: Option<u16>,
+    /// Days it works, up to the server's maximum (`MUSTER_PAT_MAX_DAYS`, 366 unless set);
+    /// without it, the server's default (`MUSTER_PAT_DAYS`, 90 unless set).
+    pub days: Option<u32>,
 }
 
 /// A personal access token made; `token` is shown only in this answer.
@@ -63,7 +65,7 @@ pub struct PatCreated {
     pub id: String,
     pub name: String,
     pub token: String,
-    pub expires_at: Option<String>,
+    pub expires_at: String,
 }
 
 /// Make a personal access token: it acts as you, with your role.
@@ -77,16 +79,16 @@ async fn create_my_token(
 ) -> ApiResult<HttpResponse> {
     let (tenant, user) = caller.person_of(&path)?;
     let b = body.into_inner();
+    let lifetime = pats::Lifetime {
+        default: state.config.pat_days,
+        max: state.config.pat_max_days,
+    };
     let made = state
         .db
         .run_write(move |c| -> ApiResult<_> {
-            pats::create(c, &tenant, &user, &b.name, b.days).map_err(|e| {
-                let field = if b.days.is_some_and(|d| d == 0 || d > pats::MAX_DAYS) {
-                    "days"
-                } else {
-                    "name"
-                };
-                ApiError::from(e).on(field)
+            pats::create(c, &tenant, &user, &b.name, b.days, lifetime).map_err(|e| match e {
+                Error::Invalid { field: None, .. } => ApiError::from(e).on("name"),
+                e => ApiError::from(e),
             })
         })
         .await?;

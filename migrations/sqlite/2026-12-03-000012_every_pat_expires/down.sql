@@ -1,0 +1,1 @@
+-- Nothing to undo: tokens that were given an end keep it.
