@@ -1,5 +1,6 @@
 //! Tenants: the registry every other module hangs off. A tenant has a slug (its URLs), a name,
-//! a provisioning mode, its SCIM rate limits and the URLs sign-ins may return to.
+//! a provisioning mode, its SCIM rate limits, whether SCIM may set passwords, and the URLs
+//! sign-ins may return to.
 
 use crate::db::schema::{redirect_targets, tenants};
 use crate::db::time::now;
@@ -66,6 +67,8 @@ pub struct Tenant {
     pub scim_rate_limit: i32,
     /// SCIM requests per minute per client address; 0 is no limit.
     pub address_rate_limit: i32,
+    /// SCIM clients may set passwords (never an admin's); off unless turned on.
+    pub scim_passwords: bool,
 }
 
 /// The error for a slug that names no tenant.
@@ -113,6 +116,7 @@ pub fn create(
         created_at: now(),
         scim_rate_limit: 0,
         address_rate_limit: 0,
+        scim_passwords: false,
     };
     diesel::insert_into(tenants::table)
         .values((
@@ -205,6 +209,17 @@ pub fn set_limits(
             .set(tenants::address_rate_limit.eq(n))
             .execute(c)?;
     }
+    Ok(())
+}
+
+/// Lets SCIM clients set passwords, or stops them.
+///
+/// # Errors
+/// Database errors.
+pub fn set_scim_passwords(c: &mut DbConn, tenant: &TenantId, on: bool) -> Result<(), Error> {
+    diesel::update(tenants::table.find(tenant))
+        .set(tenants::scim_passwords.eq(on))
+        .execute(c)?;
     Ok(())
 }
 

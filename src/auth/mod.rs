@@ -164,6 +164,25 @@ pub fn user_gone(c: &mut DbConn, user: &UserId, deleted: bool) -> Result<(), Err
     Ok(())
 }
 
+/// What a new password means, in the transaction that stores it: the person's sessions end
+/// (whoever knew the old one is signed out) and their outstanding reset links stop working.
+///
+/// # Errors
+/// Database errors.
+pub fn password_changed(c: &mut DbConn, user: &UserId) -> Result<(), Error> {
+    use crate::db::schema::password_resets as pr;
+    use diesel::prelude::*;
+    session::end_all(c, user)?;
+    diesel::update(
+        pr::table
+            .filter(pr::user_id.eq(user))
+            .filter(pr::used_at.is_null()),
+    )
+    .set(pr::used_at.eq(crate::db::time::now()))
+    .execute(c)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

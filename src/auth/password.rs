@@ -1,10 +1,46 @@
-//! Password hashing with argon2id. Hashing is CPU-heavy on purpose, so it runs on the blocking
+//! The password policy, and hashing with argon2id. Hashing is CPU-heavy on purpose, so it runs on the blocking
 //! pool behind a semaphore: a burst of password writes cannot starve other requests.
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
+
+/// The shortest password accepted.
+pub const MIN_LENGTH: usize = 12;
+/// The longest (argon2 takes any length; this bounds the work per request).
+pub const MAX_LENGTH: usize = 1024;
+
+/// Checks a new password against the policy; the error says what to change.
+///
+/// # Errors
+/// Too short, too long, or the person's own address or userName.
+pub fn check_policy(password: &str, identities: &[&str]) -> Result<(), String> {
+    let n = password.chars().count();
+    if n < MIN_LENGTH {
+        return Err(format!(
+            "Use at least {MIN_LENGTH} characters; a few words strung together are easy to remember."
+        ));
+    }
+    if n > MAX_LENGTH {
+        return Err(format!("Use at most {MAX_LENGTH} characters."));
+    }
+    let lower = password.to_lowercase();
+    for id in identities
+        .iter()
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+    {
+        let local = id.split('@').next().unwrap_or_default().to_owned();
+        if lower == id || (local.len() >= 4 && lower.contains(&local)) {
+            return Err("Do not use your email address or user name in your password.".into());
+        }
+    }
+    if password.chars().all(|c| password.starts_with(c)) {
+        return Err("Do not repeat one character.".into());
+    }
+    Ok(())
+}
 
 /// argon2id with m=19 MiB, t=2, p=1 (the OWASP minimum).
 fn hasher() -> Result<Argon2<'static>, argon2::Error> {

@@ -19,6 +19,8 @@ pub struct Provisioner {
     pub name: String,
     /// The tenant's rate limits (requests per minute; 0 is none): per credential, per address.
     pub limits: (i32, i32),
+    /// The tenant lets SCIM set passwords.
+    pub passwords: bool,
 }
 
 fn shelf(tenant: &TenantId) -> Shelf<'_> {
@@ -72,7 +74,15 @@ pub fn authenticate(
     slug: &TenantSlug,
     token: &str,
 ) -> Result<Option<Provisioner>, Error> {
-    type Row = (TenantId, Mode, String, String, Option<String>, (i32, i32));
+    type Row = (
+        TenantId,
+        Mode,
+        String,
+        String,
+        Option<String>,
+        (i32, i32),
+        bool,
+    );
     let found: Option<Row> = st::table
         .inner_join(tenants::table.on(tenants::id.eq(st::tenant_id)))
         .filter(st::token_hash.eq(secret::hash(token)))
@@ -84,10 +94,11 @@ pub fn authenticate(
             st::name,
             st::last_used_at,
             (tenants::scim_rate_limit, tenants::address_rate_limit),
+            tenants::scim_passwords,
         ))
         .first(c)
         .optional()?;
-    let Some((tenant, mode, id, name, last_used, limits)) = found else {
+    let Some((tenant, mode, id, name, last_used, limits, passwords)) = found else {
         return Ok(None);
     };
     record_use(c, "scim_tokens", "id", &id, last_used.as_deref())?;
@@ -96,5 +107,6 @@ pub fn authenticate(
         mode,
         name,
         limits,
+        passwords,
     }))
 }

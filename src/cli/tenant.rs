@@ -43,6 +43,16 @@ pub enum TenantCmd {
     },
     /// List the allowed return_to prefixes.
     Redirects { slug: String },
+    /// Let SCIM clients set passwords (on) or not (off, the default). Even when on, SCIM
+    /// never sets a tenant admin's password, and a new password must meet the policy.
+    ScimPasswords { slug: String, setting: OnOff },
+}
+
+/// `on` or `off`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Subcommand)]
@@ -115,6 +125,18 @@ pub fn tenant(config: Config, cmd: TenantCmd) -> anyhow::Result<()> {
                 show(cred),
                 show(addr)
             );
+        }
+        TenantCmd::ScimPasswords { slug, setting } => {
+            let t = tenant_named(&mut c, &slug)?;
+            let on = matches!(setting, OnOff::On);
+            tenants::set_scim_passwords(&mut c, &t.id, on)?;
+            if on {
+                eprintln!("SCIM clients of {slug} may now set passwords (never a tenant admin's)");
+            } else {
+                eprintln!(
+                    "SCIM clients of {slug} can no longer set passwords; any they send are ignored"
+                );
+            }
         }
         TenantCmd::Redirects { slug } => {
             let t = tenant_named(&mut c, &slug)?;

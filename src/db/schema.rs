@@ -9,6 +9,7 @@ diesel::table! {
         created_at -> Text,
         scim_rate_limit -> Integer,
         address_rate_limit -> Integer,
+        scim_passwords -> Bool,
     }
 }
 

@@ -148,7 +148,8 @@ pub fn authenticate(
     if claims.tenant != slug.as_str() || !claims.scope.split(' ').any(|s| s == SCIM_SCOPE) {
         return Ok(None);
     }
-    let found: Option<(TenantId, Mode, String, (i32, i32))> = oc::table
+    type Row = (TenantId, Mode, String, (i32, i32), bool);
+    let found: Option<Row> = oc::table
         .inner_join(t::table.on(t::id.eq(oc::tenant_id)))
         .filter(oc::client_id.eq(&claims.sub))
         .filter(t::slug.eq(slug))
@@ -157,15 +158,19 @@ pub fn authenticate(
             t::mode,
             oc::name,
             (t::scim_rate_limit, t::address_rate_limit),
+            t::scim_passwords,
         ))
         .first(c)
         .optional()?;
-    Ok(found.map(|(tenant, mode, name, limits)| Provisioner {
-        tenant,
-        mode,
-        name: format!("client {name}"),
-        limits,
-    }))
+    Ok(
+        found.map(|(tenant, mode, name, limits, passwords)| Provisioner {
+            tenant,
+            mode,
+            name: format!("client {name}"),
+            limits,
+            passwords,
+        }),
+    )
 }
 
 /// Why a grant is refused (RFC 6749 §5.2): the status, the error code and a description.

@@ -1,5 +1,5 @@
-//! Passwords: the policy, sign-in throttling, and reset links. Hashing and checking are in
-//! `auth::password` (argon2id on the blocking pool).
+//! Passwords: sign-in throttling and reset links. Hashing, checking and the policy are in
+//! `auth::password`.
 //!
 //! Throttling counts failures in fixed windows per account and per client address, in the
 //! database, so it holds across muster processes: past the limit, the answer is 429 with
@@ -20,11 +20,6 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
-/// The shortest password accepted.
-pub const MIN_LENGTH: usize = 12;
-/// The longest (argon2 takes any length; this bounds the work per request).
-pub const MAX_LENGTH: usize = 1024;
-
 /// Failed sign-ins are counted in windows this long.
 pub const WINDOW: Duration = Duration::minutes(15);
 /// Failures per account within a window before sign-in is refused until it ends.
@@ -34,37 +29,6 @@ pub const ADDRESS_LIMIT: i32 = 30;
 
 /// How long a reset link works.
 pub const RESET_LIFETIME: Duration = Duration::hours(1);
-
-/// Checks a new password against the policy; the error says what to change.
-///
-/// # Errors
-/// Too short, too long, or the person's own address or userName.
-pub fn check_policy(password: &str, identities: &[&str]) -> Result<(), String> {
-    let n = password.chars().count();
-    if n < MIN_LENGTH {
-        return Err(format!(
-            "Use at least {MIN_LENGTH} characters; a few words strung together are easy to remember."
-        ));
-    }
-    if n > MAX_LENGTH {
-        return Err(format!("Use at most {MAX_LENGTH} characters."));
-    }
-    let lower = password.to_lowercase();
-    for id in identities
-        .iter()
-        .map(|s| s.trim().to_lowercase())
-        .filter(|s| !s.is_empty())
-    {
-        let local = id.split('@').next().unwrap_or_default().to_owned();
-        if lower == id || (local.len() >= 4 && lower.contains(&local)) {
-            return Err("Do not use your email address or user name in your password.".into());
-        }
-    }
-    if password.chars().all(|c| password.starts_with(c)) {
-        return Err("Do not repeat one character.".into());
-    }
-    Ok(())
-}
 
 /// The throttle key of an account and of a client address.
 pub fn account_key(tenant: &TenantId, login: &str) -> String {
@@ -330,17 +294,10 @@ pub fn finish_reset(
         if won == 0 || !active {
             return Ok(None);
         }
-        diesel::update(
-            pr::table
-                .filter(pr::user_id.eq(&user_id))
-                .filter(pr::used_at.is_null()),
-        )
-        .set(pr::used_at.eq(&stamp))
-        .execute(c)?;
         diesel::update(u::table.find(&user_id))
             .set(u::password_hash.eq(hash))
             .execute(c)?;
-        crate::auth::session::end_all(c, &user_id)?;
+        crate::auth::password_changed(c, &user_id)?;
         Ok(Some(user_id))
     })
 }

@@ -7,7 +7,7 @@ use super::patch;
 use super::resource::normalize;
 use super::response::{render, Meta, Projection};
 use super::schema::Kind;
-use super::store::{self, Key, ListQuery, Precondition, Stored};
+use super::store::{self, Key, ListQuery, Password, Precondition, Stored};
 use crate::auth::password::Hasher;
 use crate::db::time::now;
 use crate::db::{Db, DbConn};
@@ -32,6 +32,8 @@ pub struct Ctx {
     pub base: String,
     /// The tenant's provisioning mode: only `scim` takes writes.
     pub mode: Mode,
+    /// The tenant lets SCIM set passwords; otherwise a password in a write is ignored.
+    pub passwords: bool,
 }
 
 /// A rendered resource with what the HTTP layer puts in headers.
@@ -153,16 +155,26 @@ fn render_page(
         .collect())
 }
 
-async fn hash(ctx: &Ctx, password: Option<String>) -> ScimResult<Option<String>> {
-    match password {
-        None => Ok(None),
-        Some(p) => ctx
-            .hasher
-            .hash(p)
-            .await
-            .map(Some)
-            .map_err(|e| ScimError::internal(&e)),
+/// The password a write carries, checked and hashed, when the tenant lets SCIM set passwords.
+/// Otherwise it is ignored: Okta sends a placeholder password on every create, whether or not
+/// password sync is on, and that must not fail the sync.
+async fn password(ctx: &Ctx, password: Option<String>) -> ScimResult<Option<Password>> {
+    let Some(plain) = password else {
+        return Ok(None);
+    };
+    if !ctx.passwords {
+        tracing::info!(tenant = %ctx.slug, "a SCIM write carried a password; ignored (SCIM password writes are off)");
+        return Ok(None);
     }
+    // The policy's checks that need no user, before the work of hashing.
+    crate::auth::password::check_policy(&plain, &[])
+        .map_err(|why| ScimError::bad(ScimType::InvalidValue, format!("password: {why}")))?;
+    let hash = ctx
+        .hasher
+        .hash(plain.clone())
+        .await
+        .map_err(|e| ScimError::internal(&e))?;
+    Ok(Some(Password { plain, hash }))
 }
 
 /// POST a resource.
@@ -173,9 +185,9 @@ pub async fn create(ctx: &Ctx, kind: Kind, body: Value, proj: Projection) -> Sci
     ctx.count("create", kind);
     ctx.writable()?;
     let mut incoming = normalize(kind, &body)?;
-    let password_hash = hash(ctx, incoming.password.take()).await?;
+    let password = password(ctx, incoming.password.take()).await?;
     ctx.then_render(true, kind, proj, move |c, tenant| {
-        store::create(c, tenant, kind, incoming, password_hash, &now())
+        store::create(c, tenant, kind, incoming, password, &now())
     })
     .await
 }
@@ -207,14 +219,14 @@ pub async fn replace(
     ctx.count("replace", kind);
     ctx.writable()?;
     let mut incoming = normalize(kind, &body)?;
-    let password_hash = hash(ctx, incoming.password.take()).await?;
+    let password = password(ctx, incoming.password.take()).await?;
     ctx.then_render(true, kind, proj, move |c, tenant| {
         let key = Key {
             tenant,
             kind,
             id: &id,
         };
-        store::replace(c, key, incoming, password_hash, &pre, &now())
+        store::replace(c, key, incoming, password, &pre, &now())
     })
     .await
 }
@@ -236,8 +248,8 @@ pub async fn patch(
     let ops = patch::parse_ops(&body)?;
     // Hash a new password before the transaction: argon2 must not hold the write lock. The
     // document itself is patched inside the transaction, against the locked row.
-    let password_hash = match kind {
-        Kind::User => hash(ctx, patch::password_of(kind, &ops)).await?,
+    let password = match kind {
+        Kind::User => password(ctx, patch::password_of(kind, &ops)).await?,
         Kind::Group => None,
     };
     ctx.then_render(true, kind, proj, move |c, tenant| {
@@ -246,7 +258,7 @@ pub async fn patch(
             kind,
             id: &id,
         };
-        store::patch(c, key, &ops, password_hash, &pre, &now())
+        store::patch(c, key, &ops, password, &pre, &now())
     })
     .await
 }

@@ -937,7 +937,7 @@ async fn noop_patch_keeps_version_and_real_change_bumps_it(app: TestApp) {
 }
 
 async fn password_replace_is_accepted_and_never_returned(app: TestApp) {
-    let t = app.tenant().await;
+    let t = app.tenant_with_scim_passwords().await;
     let r = t
         .post(
             "/Users",
@@ -978,11 +978,9 @@ async fn password_replace_is_accepted_and_never_returned(app: TestApp) {
     assert!(!get_user(&t, &id).await.to_string().contains("secret"));
 }
 
-/// Known muster bug (reported): a URN-qualified `password` path or path-less key is answered
-/// 200 but the password is never stored, because only `password_of` feeds the hash and it
-/// compares the whole path/key with "password".
+/// A URN-qualified `password` path or path-less key stores the password like the bare name.
 async fn password_by_urn_qualified_path_is_stored(app: TestApp) {
-    let t = app.tenant().await;
+    let t = app.tenant_with_scim_passwords().await;
     let r = t
         .post(
             "/Users",

@@ -73,7 +73,7 @@ async fn user_name_is_unique_case_insensitively(app: TestApp) {
 }
 
 async fn password_is_hashed_and_never_returned(app: TestApp) {
-    let t = app.tenant().await;
+    let t = app.tenant_with_scim_passwords().await;
     let r = t
         .post(
             "/Users",

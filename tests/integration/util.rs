@@ -125,6 +125,21 @@ impl TestApp {
         self.tenant_with_mode(Mode::Scim).await
     }
 
+    /// A fresh tenant (SCIM mode) whose SCIM clients may set passwords.
+    pub async fn tenant_with_scim_passwords(&self) -> Tenant {
+        let t = self.tenant().await;
+        let slug = t.slug.clone();
+        self.state
+            .db
+            .run(move |c| {
+                let id = tenants::by_slug(c, &slug.as_str().into())?.id;
+                tenants::set_scim_passwords(c, &id, true)
+            })
+            .await
+            .expect("scim passwords on");
+        t
+    }
+
     /// A fresh tenant in the given mode, with a SCIM token.
     pub async fn tenant_with_mode(&self, mode: Mode) -> Tenant {
         let n = TENANTS.fetch_add(1, Ordering::Relaxed);

@@ -34,6 +34,8 @@ pub struct TenantOut {
     pub scim_rate_limit: i32,
     /// SCIM requests per minute per client address; 0 is no limit.
     pub address_rate_limit: i32,
+    /// SCIM clients may set passwords (never a tenant admin's).
+    pub scim_passwords: bool,
 }
 
 fn tenant_out(state: &AppState, t: Tenant) -> TenantOut {
@@ -47,6 +49,7 @@ fn tenant_out(state: &AppState, t: Tenant) -> TenantOut {
         created_at: t.created_at,
         scim_rate_limit: t.scim_rate_limit,
         address_rate_limit: t.address_rate_limit,
+        scim_passwords: t.scim_passwords,
     }
 }
 
@@ -121,9 +124,12 @@ pub struct TenantChange {
     pub scim_rate_limit: Option<i32>,
     /// SCIM requests per minute per client address; 0 is no limit.
     pub address_rate_limit: Option<i32>,
+    /// Let SCIM clients set passwords (checked against the policy, never a tenant admin's;
+    /// a new password ends the person's sessions). Off unless turned on.
+    pub scim_passwords: Option<bool>,
 }
 
-/// Switch the provisioning mode, or set the SCIM rate limits.
+/// Switch the provisioning mode, set the SCIM rate limits, or let SCIM set passwords.
 #[utoipa::path(tag = "tenants", request_body = TenantChange, responses((status = 200, body = TenantOut)))]
 #[patch("/tenants/{tenant}")]
 async fn change_tenant(
@@ -152,6 +158,9 @@ async fn change_tenant(
             tenants::set_mode(c, &t.id, m)?;
         }
         tenants::set_limits(c, &t.id, b.scim_rate_limit, b.address_rate_limit)?;
+        if let Some(on) = b.scim_passwords {
+            tenants::set_scim_passwords(c, &t.id, on)?;
+        }
         Ok(tenants::get(c, &t.id)?)
     })
     .await?;

@@ -2,11 +2,11 @@
 //! vouches for the invited address.
 
 use super::{from_another_site, respond, tenant};
+use crate::auth::password;
 use crate::http::page::{html, render, Page, PageResult};
 use crate::http::session;
 use crate::ids::TenantSlug;
 use crate::people::invites::{self, Lookup};
-use crate::people::passwords;
 use crate::sso::idp;
 use crate::state::AppState;
 use crate::tenants::Tenant;
@@ -56,7 +56,7 @@ pub(super) fn password_page(
     };
     fields["tenant_name"] = json!(t.name);
     fields["error"] = json!(error);
-    fields["min_length"] = json!(passwords::MIN_LENGTH);
+    fields["min_length"] = json!(password::MIN_LENGTH);
     html(status).body(render("password.html", fields))
 }
 
@@ -129,7 +129,7 @@ impl NewPassword {
         if self.password != self.confirm {
             return Err("The two passwords differ. Type the same password twice.".into());
         }
-        passwords::check_policy(&self.password, identities)
+        password::check_policy(&self.password, identities)
     }
 }
 

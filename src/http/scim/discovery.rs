@@ -37,7 +37,7 @@ pub async fn service_provider_config(req: HttpRequest) -> ScimResult<HttpRespons
         "patch": {"supported": true},
         "bulk": {"supported": true, "maxOperations": BULK_MAX_OPERATIONS, "maxPayloadSize": BULK_MAX_PAYLOAD},
         "filter": {"supported": true, "maxResults": MAX_RESULTS},
-        "changePassword": {"supported": true},
+        "changePassword": {"supported": ctx.passwords},
         "sort": {"supported": true},
         "etag": {"supported": true},
         "authenticationSchemes": [{

@@ -139,7 +139,9 @@ pub async fn authenticate(req: &HttpRequest) -> ScimResult<Ctx> {
         name: p.name.clone(),
     });
     admit(&state, req, &p)?;
-    Ok(context(&state, p.tenant, slug, p.mode))
+    let mut ctx = context(&state, p.tenant, slug, p.mode);
+    ctx.passwords = p.passwords;
+    Ok(ctx)
 }
 
 /// Refuses a request over the tenant's rate limits (per credential, per client address).
@@ -178,6 +180,7 @@ pub fn context(state: &AppState, tenant: TenantId, slug: TenantSlug, mode: Mode)
         tenant,
         slug,
         mode,
+        passwords: false,
     }
 }
 

@@ -5,9 +5,11 @@
 
 mod list;
 mod members;
+mod password;
 
 pub use list::{list, page_sql, ListQuery};
 pub use members::related;
+pub use password::Password;
 
 use crate::db::sql::{self, Bind, Builder};
 use crate::db::text::norm_str;
@@ -202,22 +204,23 @@ fn uniqueness(e: diesel::result::Error, doc: &Doc) -> ScimError {
     }
 }
 
-/// Creates a resource. `password_hash` is already computed (argon2 runs outside the
-/// transaction).
+/// Creates a resource. A password is already hashed (argon2 runs outside the transaction).
 ///
 /// # Errors
-/// 409 `uniqueness` for a taken userName; 400 `invalidValue` for unknown member ids.
+/// 409 `uniqueness` for a taken userName; 400 `invalidValue` for unknown member ids or a
+/// password that fails the policy.
 pub fn create(
     c: &mut DbConn,
     tenant: &TenantId,
     kind: Kind,
     incoming: Incoming,
-    password_hash: Option<String>,
+    password: Option<Password>,
     now: &str,
 ) -> ScimResult<Stored> {
     let id = uuid::Uuid::new_v4().to_string();
     let doc = incoming.doc;
     write_tx(c, |c| {
+        let password_hash = password::to_store(c, tenant, None, &doc, password)?;
         let mut b = Builder::new(c.dialect());
         match kind {
             Kind::User => {
@@ -327,9 +330,14 @@ fn save(
     kind: Kind,
     cur: &mut Stored,
     doc: Doc,
-    hash: Option<String>,
+    password: Option<Password>,
     now: &str,
 ) -> ScimResult<()> {
+    let hash = match kind {
+        Kind::User => password::to_store(c, tenant, Some(&cur.id), &doc, password)?,
+        Kind::Group => None,
+    };
+    let new_password = hash.is_some();
     let mut b = Builder::new(c.dialect());
     b.push(&format!("UPDATE {} SET doc = ", table(kind)));
     b.text(doc_text(&doc))
@@ -371,6 +379,9 @@ fn save(
     if kind == Kind::User && !user_columns(&doc).active {
         crate::auth::user_gone(c, &UserId::from(cur.id.as_str()), false)?;
     }
+    if new_password {
+        password::changed(c, &cur.id)?;
+    }
     cur.doc = doc;
     cur.version += 1;
     now.clone_into(&mut cur.updated);
@@ -386,13 +397,13 @@ pub fn replace(
     c: &mut DbConn,
     Key { tenant, kind, id }: Key<'_>,
     incoming: Incoming,
-    password_hash: Option<String>,
+    password: Option<Password>,
     pre: &Precondition,
     now: &str,
 ) -> ScimResult<Stored> {
     write_tx(c, |c| {
         let mut cur = locked(c, tenant, kind, id, pre)?;
-        save(c, tenant, kind, &mut cur, incoming.doc, password_hash, now)?;
+        save(c, tenant, kind, &mut cur, incoming.doc, password, now)?;
         if let Some(members) = &incoming.members {
             apply_members(c, tenant, id, &[MemberOp::Replace(members.clone())])?;
         }
@@ -409,7 +420,7 @@ pub fn patch(
     c: &mut DbConn,
     Key { tenant, kind, id }: Key<'_>,
     ops: &[Op],
-    password_hash: Option<String>,
+    password: Option<Password>,
     pre: &Precondition,
     now: &str,
 ) -> ScimResult<Stored> {
@@ -417,8 +428,8 @@ pub fn patch(
         let mut cur = locked(c, tenant, kind, id, pre)?;
         let patched = patch::apply(kind, &cur.doc, ops)?;
         let members_changed = apply_members(c, tenant, id, &patched.members)?;
-        if patched.doc != cur.doc || password_hash.is_some() {
-            save(c, tenant, kind, &mut cur, patched.doc, password_hash, now)?;
+        if patched.doc != cur.doc || password.is_some() {
+            save(c, tenant, kind, &mut cur, patched.doc, password, now)?;
         } else if members_changed {
             touch(c, tenant, &mut cur, now)?;
         }

@@ -1,0 +1,233 @@
+//! Who may set a person's password: a SCIM credential only when the tenant lets it, never a
+//! tenant admin's, always through the policy; a new password signs out whoever knew the old.
+
+use crate::util::{Tenant, TestApp};
+use serde_json::{json, Value};
+
+const ADMIN_PASSWORD: &str = "the admin's own long passphrase";
+
+/// A platform admin token, for the admin API.
+async fn platform(app: &TestApp) -> String {
+    app.state
+        .db
+        .run(|c| {
+            muster::auth::admin_tokens::create(c, &format!("ops-{}", uuid::Uuid::new_v4().simple()))
+        })
+        .await
+        .unwrap()
+}
+
+async fn admin_api(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let r = app
+        .client
+        .request(method, format!("{}/admin/v1{path}", app.url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// Signs in with a password: the session cookie, or the status of the refusal.
+async fn sign_in(app: &TestApp, t: &Tenant, user: &str, password: &str) -> Result<String, u16> {
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/t/{}/login", app.url, t.slug))
+        .form(&[("username", user), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    if r.status() != 303 {
+        return Err(r.status().as_u16());
+    }
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    Ok(cookie.split(';').next().unwrap().to_owned())
+}
+
+/// Whether a session cookie still opens userinfo.
+async fn signed_in(app: &TestApp, t: &Tenant, cookie: &str) -> bool {
+    let r = app
+        .client
+        .get(format!("{}/t/{}/userinfo", app.url, t.slug))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    r.status() == 200
+}
+
+/// A provisioned user made a tenant admin, with a password of their own.
+async fn admin_with_password(app: &TestApp, t: &Tenant) -> String {
+    let id = t
+        .user(
+            "root@acme.test",
+            json!({"emails": [{"value": "root@acme.test", "primary": true}]}),
+        )
+        .await;
+    let (slug, uid) = (t.slug.clone(), id.clone());
+    let hash = muster::auth::password::hash_blocking(ADMIN_PASSWORD).unwrap();
+    app.state
+        .db
+        .run(move |c| {
+            use diesel::prelude::*;
+            use muster::db::schema::users;
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
+            muster::people::users::set_role(
+                c,
+                &tid,
+                &uid.as_str().into(),
+                "admin".parse().unwrap(),
+            )?;
+            diesel::update(users::table.find(&uid))
+                .set(users::password_hash.eq(hash))
+                .execute(c)?;
+            Ok::<_, muster::error::Error>(())
+        })
+        .await
+        .unwrap();
+    id
+}
+
+/// What an attacker holding the tenant's SCIM token tries on the admin: a PATCH and a PUT
+/// that set a password they chose.
+async fn take_over(t: &Tenant, id: &str, password: &str) {
+    let patched = t
+        .patch_ops(
+            &format!("/Users/{id}"),
+            json!([{"op": "replace", "path": "password", "value": password}]),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    let put = t
+        .put(
+            &format!("/Users/{id}"),
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": "root@acme.test", "password": password,
+                    "emails": [{"value": "root@acme.test", "primary": true}]}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+}
+
+async fn a_scim_credential_cannot_choose_an_admins_password(app: TestApp) {
+    let t = app.tenant().await;
+    let root = admin_with_password(&app, &t).await;
+    let session = sign_in(&app, &t, "root@acme.test", ADMIN_PASSWORD)
+        .await
+        .unwrap();
+
+    // Off, the default: a password in a SCIM write is ignored, and discovery says so.
+    let spc = t.get("/ServiceProviderConfig").await;
+    assert_eq!(spc.body["changePassword"]["supported"], false);
+    take_over(&t, &root, "x").await;
+    take_over(&t, &root, "attacker chose this one").await;
+    for guess in ["x", "attacker chose this one"] {
+        assert_eq!(sign_in(&app, &t, "root@acme.test", guess).await, Err(401));
+    }
+
+    // On, the admin is still out of reach; the admin's password and session are untouched.
+    let ops = platform(&app).await;
+    let (status, tenant) = admin_api(
+        &app,
+        &ops,
+        reqwest::Method::PATCH,
+        &format!("/tenants/{}", t.slug),
+        json!({"scim_passwords": true}),
+    )
+    .await;
+    assert_eq!(
+        (status, tenant["scim_passwords"].clone()),
+        (200, json!(true))
+    );
+    let spc = t.get("/ServiceProviderConfig").await;
+    assert_eq!(spc.body["changePassword"]["supported"], true);
+    take_over(&t, &root, "attacker chose another").await;
+    assert_eq!(
+        sign_in(&app, &t, "root@acme.test", "attacker chose another").await,
+        Err(401)
+    );
+    assert!(signed_in(&app, &t, &session).await);
+    assert!(sign_in(&app, &t, "root@acme.test", ADMIN_PASSWORD)
+        .await
+        .is_ok());
+}
+
+async fn scim_passwords_follow_the_policy_and_end_sessions(app: TestApp) {
+    let t = app.tenant().await;
+    let ops = platform(&app).await;
+    admin_api(
+        &app,
+        &ops,
+        reqwest::Method::PATCH,
+        &format!("/tenants/{}", t.slug),
+        json!({"scim_passwords": true}),
+    )
+    .await;
+    let user = |password: &str| {
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+               "userName": "mia@acme.test", "password": password,
+               "emails": [{"value": "mia.jones@acme.test"}]})
+    };
+    // Weak passwords are refused, and nothing is created.
+    for weak in ["x", "mia.jones is my password", "mia@acme.test"] {
+        let r = t.post("/Users", &user(weak)).await;
+        r.assert_error(400, Some("invalidValue"));
+        assert!(r.body["detail"].as_str().unwrap().starts_with("password"));
+    }
+    assert!(t.user_ids("userName eq \"mia@acme.test\"").await.is_empty());
+
+    let first = "first synced passphrase";
+    let r = t.post("/Users", &user(first)).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let session = sign_in(&app, &t, "mia@acme.test", first).await.unwrap();
+    let (status, reset) = admin_api(
+        &app,
+        &ops,
+        reqwest::Method::POST,
+        &format!("/tenants/{}/users/{id}/password-reset", t.slug),
+        json!({"send_email": false}),
+    )
+    .await;
+    assert_eq!(status, 201, "{reset}");
+    let link = reset["link"].as_str().unwrap().to_owned();
+
+    // A weak change is refused and changes nothing.
+    let r = t
+        .patch_ops(
+            &format!("/Users/{id}"),
+            json!([{"op": "replace", "path": "password", "value": "short"}]),
+        )
+        .await;
+    r.assert_error(400, Some("invalidValue"));
+    assert!(signed_in(&app, &t, &session).await);
+
+    // A good one is stored, signs the person out everywhere and voids their reset link.
+    let second = "second synced passphrase";
+    let r = t
+        .patch_ops(
+            &format!("/Users/{id}"),
+            json!([{"op": "replace", "path": "password", "value": second}]),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(!signed_in(&app, &t, &session).await);
+    let dead = app.client.get(&link).send().await.unwrap();
+    assert_eq!(dead.status(), 410);
+    assert_eq!(sign_in(&app, &t, "mia@acme.test", first).await, Err(401));
+    assert!(sign_in(&app, &t, "mia@acme.test", second).await.is_ok());
+}
+
+crate::on_both_backends!(
+    a_scim_credential_cannot_choose_an_admins_password,
+    scim_passwords_follow_the_policy_and_end_sessions,
+);
