@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 
 /// Every setting: its environment variable and its key in `muster.toml`.
-pub const SETTINGS: [(&str, &str); 15] = [
+pub const SETTINGS: [(&str, &str); 16] = [
     ("DATABASE_URL", "database_url"),
     ("MUSTER_BIND", "bind"),
     ("MUSTER_PUBLIC_URL", "public_url"),
@@ -16,6 +16,7 @@ pub const SETTINGS: [(&str, &str); 15] = [
     ("MUSTER_DB_WAIT", "db_wait"),
     ("MUSTER_WORKERS", "workers"),
     ("MUSTER_SMTP_URL", "smtp_url"),
+    ("MUSTER_SMTP_CA_FILE", "smtp_ca_file"),
     ("MUSTER_MAIL_FROM", "mail_from"),
     ("MUSTER_OUTBOX_DIR", "outbox_dir"),
     ("MUSTER_LOG", "log"),
@@ -111,6 +112,8 @@ pub struct Config {
     pub workers: usize,
     /// SMTP server URL; `None` writes emails to `outbox_dir`.
     pub smtp_url: Option<String>,
+    /// A PEM certificate to trust for the SMTP server, besides the system's (a private CA).
+    pub smtp_ca_file: Option<std::path::PathBuf>,
     pub mail_from: String,
     pub outbox_dir: std::path::PathBuf,
     /// Record the provisioning activity log (SCIM requests, sign-ins, admin actions).
@@ -169,6 +172,7 @@ impl Config {
             config.workers = n as usize;
         }
         config.smtp_url = var("MUSTER_SMTP_URL");
+        config.smtp_ca_file = var("MUSTER_SMTP_CA_FILE").map(Into::into);
         if let Some(from) = var("MUSTER_MAIL_FROM") {
             from.parse::<lettre::message::Mailbox>().map_err(|e| {
                 anyhow::anyhow!(
@@ -242,6 +246,7 @@ impl Config {
             db_wait: std::time::Duration::from_secs(30),
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             smtp_url: None,
+            smtp_ca_file: None,
             mail_from: format!("muster <muster@{host}>"),
             outbox_dir: "outbox".into(),
             activity_log: true,

@@ -36,6 +36,7 @@ impl AppState {
             .and_then(|mut c| crate::issuer::keys::current(&mut c).map_err(anyhow::Error::from))?;
         let mailer = crate::notify::mailer::Mailer::new(
             config.smtp_url.as_deref(),
+            config.smtp_ca_file.as_deref(),
             config.outbox_dir.clone(),
         )
         .map_err(anyhow::Error::msg)?;

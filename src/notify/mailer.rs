@@ -1,12 +1,19 @@
-//! Delivering one email: over SMTP with lettre (`MUSTER_SMTP_URL`: `smtp://` with STARTTLS when
-//! offered, `smtps://` for TLS, user and password in the URL), or, with no SMTP server
-//! configured, as an `.eml` file in the outbox folder, which any mail program opens.
+//! Delivering one email: over SMTP with lettre, or, with no SMTP server configured, as an
+//! `.eml` file in the outbox folder, which any mail program opens.
+//!
+//! `MUSTER_SMTP_URL` says how to reach the server, and never lets an email (which carries
+//! invitation and reset links) or a password cross the network in the clear by accident:
+//! `smtp://` requires STARTTLS (port 587 by default), `smtps://` is TLS from the first byte
+//! (465), and only `smtp://...?tls=none` speaks plain SMTP (25), for a relay on the same host.
 
 use super::Rendered;
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncTransport, Message, Tokio1Executor};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where emails go.
 #[derive(Clone)]
@@ -24,15 +31,21 @@ pub struct SendError {
 }
 
 impl Mailer {
-    /// The SMTP transport for `url`, or the folder when there is none.
+    /// The SMTP transport for `url` (trusting the certificate in `ca` besides the system's),
+    /// or the folder when there is none.
     ///
     /// # Errors
-    /// A URL lettre cannot use, named for the admin.
-    pub fn new(smtp_url: Option<&str>, folder: PathBuf) -> Result<Mailer, String> {
+    /// A URL muster cannot use, or an unreadable certificate, named for the admin. The message
+    /// never repeats the URL, which may hold a password.
+    pub fn new(
+        smtp_url: Option<&str>,
+        ca: Option<&Path>,
+        folder: PathBuf,
+    ) -> Result<Mailer, String> {
         match smtp_url {
-            Some(url) => AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                .map(|b| Mailer::Smtp(b.timeout(Some(std::time::Duration::from_secs(20))).build()))
-                .map_err(|e| format!("MUSTER_SMTP_URL is not a usable SMTP URL: {e}")),
+            Some(url) => transport(url, ca)
+                .map(Mailer::Smtp)
+                .map_err(|e| format!("MUSTER_SMTP_URL: {e}")),
             None => Ok(Mailer::Folder(folder)),
         }
     }
@@ -97,5 +110,97 @@ impl Mailer {
                 Ok(())
             }
         }
+    }
+}
+
+/// How a connection is secured, from the URL's scheme and `tls` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Security {
+    StartTls,
+    Wrapper,
+    Plain,
+}
+
+fn transport(url: &str, ca: Option<&Path>) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    let url = url::Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
+    let tls = url
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    let security = match (url.scheme(), tls.as_deref()) {
+        ("smtp", None | Some("required")) => Security::StartTls,
+        ("smtp", Some("none")) => Security::Plain,
+        ("smtps", None) => Security::Wrapper,
+        ("smtp" | "smtps", Some(other)) => {
+            return Err(format!(
+                "tls={other:?} is not understood: smtp:// requires STARTTLS, smtps:// is TLS \
+                 throughout, and smtp://...?tls=none sends in the clear"
+            ))
+        }
+        (scheme, _) => return Err(format!("{scheme}:// is not SMTP; use smtp:// or smtps://")),
+    };
+    let host = url.host_str().ok_or("the URL names no host")?;
+    let port = url.port().unwrap_or(match security {
+        Security::StartTls => 587,
+        Security::Wrapper => 465,
+        Security::Plain => 25,
+    });
+    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(port)
+        .timeout(Some(std::time::Duration::from_secs(20)));
+    if security != Security::Plain {
+        let mut params = TlsParameters::builder(host.to_owned());
+        if let Some(path) = ca {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("cannot read the certificate {}: {e}", path.display()))?;
+            let cert = Certificate::from_pem(&pem)
+                .map_err(|e| format!("{} is not a PEM certificate: {e}", path.display()))?;
+            params = params.add_root_certificate(cert);
+        }
+        let params = params.build().map_err(|e| format!("TLS: {e}"))?;
+        b = b.tls(match security {
+            Security::Wrapper => Tls::Wrapper(params),
+            _ => Tls::Required(params),
+        });
+    }
+    // The path names this host in EHLO, as lettre's own URLs do.
+    let name = url.path().trim_matches('/');
+    if !name.is_empty() {
+        b = b.hello_name(ClientId::Domain(name.to_owned()));
+    }
+    if let Some(password) = url.password() {
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(std::borrow::Cow::into_owned)
+                .map_err(|_| "the user or password is not UTF-8 once decoded".to_owned())
+        };
+        b = b.credentials(Credentials::new(decode(url.username())?, decode(password)?));
+    }
+    Ok(b.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(url: &str) -> String {
+        match transport(url, None) {
+            Ok(_) => panic!("{url} was accepted"),
+            Err(e) => e,
+        }
+    }
+
+    // Building a transport starts its connection pool, which needs a runtime.
+    #[tokio::test]
+    async fn urls_say_how_the_connection_is_secured() {
+        assert!(transport("smtp://u:p@mail.example:587", None).is_ok());
+        assert!(transport("smtps://mail.example", None).is_ok());
+        assert!(transport("smtp://relay.local?tls=none", None).is_ok());
+        assert!(refused("smtp://mail.example?tls=opportunistic").contains("not understood"));
+        assert!(refused("smtps://mail.example?tls=none").contains("not understood"));
+        assert!(refused("http://mail.example").contains("not SMTP"));
+        let e = refused("smtpx://user:hunter2secret@mail.example");
+        assert!(!e.contains("hunter2secret"), "{e}");
     }
 }

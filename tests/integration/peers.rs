@@ -80,7 +80,7 @@ pub fn saml() -> Peer {
 /// A real SMTP server (aiosmtpd, tests/peers/smtp.py) that keeps what it receives.
 pub struct Smtp {
     _peer: Peer,
-    /// `smtp://127.0.0.1:<port>`, for MUSTER_SMTP_URL.
+    /// For MUSTER_SMTP_URL: `smtp://127.0.0.1:<port>` with STARTTLS, `...?tls=none` without.
     pub url: String,
     control: String,
 }
@@ -90,17 +90,33 @@ pub fn smtp() -> Smtp {
     smtp_with(None)
 }
 
-/// Starts the SMTP peer; with `auth`, it requires AUTH with that user and password.
+/// Starts the plain SMTP peer; with `auth`, it requires AUTH with that user and password.
 pub fn smtp_with(auth: Option<(&str, &str)>) -> Smtp {
+    smtp_peer(auth, false)
+}
+
+/// Starts the SMTP peer with STARTTLS (a self-signed certificate, see
+/// [`Smtp::certificate`]), required before AUTH (`auth`: user and password) and MAIL.
+pub fn smtp_tls(auth: Option<(&str, &str)>) -> Smtp {
+    smtp_peer(auth, true)
+}
+
+fn smtp_peer(auth: Option<(&str, &str)>, tls: bool) -> Smtp {
     let mut cmd = Command::new(root().join(".venv/bin/python"));
     cmd.arg("tests/peers/smtp.py").env("SMTP_PORT", "0");
     if let Some((user, password)) = auth {
         cmd.env("SMTP_USER", user).env("SMTP_PASSWORD", password);
     }
+    if tls {
+        cmd.env("SMTP_TLS", "1");
+    }
     let peer = spawn(cmd);
     let (smtp_port, http_port) = (peer.ports[0], peer.ports[1]);
     Smtp {
-        url: format!("smtp://127.0.0.1:{smtp_port}"),
+        url: format!(
+            "smtp://127.0.0.1:{smtp_port}{}",
+            if tls { "" } else { "?tls=none" }
+        ),
         control: format!("http://127.0.0.1:{http_port}"),
         _peer: peer,
     }
@@ -127,6 +143,15 @@ impl Smtp {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         panic!("expected {n} emails, got {:?}", self.messages().await);
+    }
+
+    /// The TLS peer's certificate (PEM), for the client to trust.
+    pub async fn certificate(&self) -> String {
+        let r = reqwest::get(format!("{}/certificate", self.control))
+            .await
+            .expect("smtp peer");
+        assert!(r.status().is_success(), "the peer has no TLS");
+        r.text().await.expect("certificate")
     }
 
     async fn control(&self, what: &str) {

@@ -745,10 +745,46 @@ crate::on_both_backends!(
 );
 
 /// An SMTP server that wants a login: muster authenticates with the URL's credentials.
-async fn smtp_auth_from_the_url(backend: Backend) {
-    let smtp = peers::smtp_with(Some(("muster", "s3cret pass")));
+/// The outbox row of the one email of an app: (status, attempts, last error).
+async fn outbox_state(app: &TestApp) -> (String, i32, Option<String>) {
+    app.state
+        .db
+        .run(|c| {
+            use diesel::prelude::*;
+            use muster::db::schema::notifications as n;
+            n::table
+                .select((n::status, n::attempts, n::last_error))
+                .first(c)
+                .map_err(Error::from)
+        })
+        .await
+        .unwrap()
+}
+
+/// Waits until the email was tried at least once, and returns its outbox state.
+async fn tried(app: &TestApp) -> (String, i32, Option<String>) {
+    for _ in 0..300 {
+        let state = outbox_state(app).await;
+        if state.1 > 0 && (state.0 != "pending" || state.2.is_some()) {
+            return state;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the email was never tried: {:?}", outbox_state(app).await);
+}
+
+/// `smtp://` with a user and password: STARTTLS first, then AUTH, then the email, all over TLS.
+async fn smtp_upgrades_with_starttls(backend: Backend) {
+    let smtp = peers::smtp_tls(Some(("muster", "s3cret pass")));
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), smtp.certificate().await).unwrap();
     let url = smtp.url.replace("smtp://", "smtp://muster:s3cret%20pass@");
-    let Some(app) = TestApp::start_with(backend, true, move |c| c.smtp_url = Some(url)).await
+    let ca_path = ca.path().to_owned();
+    let Some(app) = TestApp::start_with(backend, true, move |c| {
+        c.smtp_url = Some(url);
+        c.smtp_ca_file = Some(ca_path);
+    })
+    .await
     else {
         return;
     };
@@ -758,6 +794,72 @@ async fn smtp_auth_from_the_url(backend: Backend) {
         .unwrap();
     let mail = smtp.wait_for(1).await;
     assert_eq!(mail[0]["rcpt_tos"], json!(["gus@example.test"]));
+    assert_eq!(
+        mail[0]["tls"], true,
+        "the email crossed the network encrypted"
+    );
+}
+
+/// A server that offers no STARTTLS gets neither the password nor the email from `smtp://`;
+/// nor does one whose certificate is not trusted. `?tls=none` says plain SMTP is meant.
+async fn smtp_never_sends_in_the_clear_unless_told(backend: Backend) {
+    let plain = peers::smtp_with(Some(("muster", "s3cret pass")));
+    let url = plain
+        .url
+        .replace("smtp://", "smtp://muster:s3cret%20pass@")
+        .replace("?tls=none", "");
+    let Some(app) = TestApp::start_with(backend, true, move |c| c.smtp_url = Some(url)).await
+    else {
+        return;
+    };
+    let t = app.tenant_with_mode(Mode::Invite).await;
+    invite(&app, &t, "gus@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    let (status, _, error) = tried(&app).await;
+    assert_eq!(status, "pending", "kept to try again: {error:?}");
+    assert!(
+        error.as_deref().unwrap_or_default().contains("STARTTLS"),
+        "{error:?}"
+    );
+    assert!(plain.messages().await.is_empty());
+    drop(app);
+
+    // A certificate nobody vouches for is no better than plain text.
+    let untrusted = peers::smtp_tls(Some(("muster", "s3cret pass")));
+    let url = untrusted
+        .url
+        .replace("smtp://", "smtp://muster:s3cret%20pass@");
+    let Some(app) = TestApp::start_with(backend, true, move |c| c.smtp_url = Some(url)).await
+    else {
+        return;
+    };
+    let t = app.tenant_with_mode(Mode::Invite).await;
+    invite(&app, &t, "gus@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    let (status, _, error) = tried(&app).await;
+    assert_eq!(status, "pending");
+    assert!(
+        error.as_deref().unwrap_or_default().contains("certificate"),
+        "{error:?}"
+    );
+    assert!(untrusted.messages().await.is_empty());
+    drop(app);
+
+    // Said out loud, plain SMTP with AUTH works (a relay on the same host).
+    let url = plain.url.replace("smtp://", "smtp://muster:s3cret%20pass@");
+    let Some(app) = TestApp::start_with(backend, true, move |c| c.smtp_url = Some(url)).await
+    else {
+        return;
+    };
+    let t = app.tenant_with_mode(Mode::Invite).await;
+    invite(&app, &t, "ida@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    let mail = plain.wait_for(1).await;
+    assert_eq!(mail[0]["rcpt_tos"], json!(["ida@example.test"]));
+    assert_eq!(mail[0]["tls"], false);
 }
 
 mod with_smtp {
@@ -780,12 +882,20 @@ mod with_smtp {
         smtp_outage_delays_but_loses_no_email(Backend::Postgres).await;
     }
     #[actix_web::test]
-    async fn sqlite_smtp_auth_from_the_url() {
-        smtp_auth_from_the_url(Backend::Sqlite).await;
+    async fn sqlite_smtp_upgrades_with_starttls() {
+        smtp_upgrades_with_starttls(Backend::Sqlite).await;
     }
     #[actix_web::test]
-    async fn postgres_smtp_auth_from_the_url() {
-        smtp_auth_from_the_url(Backend::Postgres).await;
+    async fn postgres_smtp_upgrades_with_starttls() {
+        smtp_upgrades_with_starttls(Backend::Postgres).await;
+    }
+    #[actix_web::test]
+    async fn sqlite_smtp_never_sends_in_the_clear_unless_told() {
+        smtp_never_sends_in_the_clear_unless_told(Backend::Sqlite).await;
+    }
+    #[actix_web::test]
+    async fn postgres_smtp_never_sends_in_the_clear_unless_told() {
+        smtp_never_sends_in_the_clear_unless_told(Backend::Postgres).await;
     }
     #[actix_web::test]
     async fn sqlite_without_smtp_emails_land_in_the_outbox_folder() {

@@ -11,8 +11,12 @@ Run it with .venv/bin/python (`scripts/setup test` installs aiosmtpd there).
 Environment:
   SMTP_PORT      SMTP port to listen on; 0 (default) picks a free one
   SMTP_USER      with SMTP_PASSWORD: AUTH PLAIN or LOGIN with these
-  SMTP_PASSWORD  credentials is required before MAIL (no TLS: loopback only).
-                 Unset: no AUTH is offered and anyone may send.
+  SMTP_PASSWORD  credentials is required before MAIL. Unset: no AUTH is
+                 offered and anyone may send.
+  SMTP_TLS       1: offer STARTTLS with a self-signed certificate for
+                 localhost and 127.0.0.1 made at start-up, and require it
+                 before AUTH and MAIL. Unset: plain SMTP only (and AUTH
+                 is allowed without TLS, on loopback).
 
 Both servers listen on 127.0.0.1. Prints `READY <smtp_port> <http_port>` on
 stdout once both are serving; logs go to stderr. Exits when stdin closes.
@@ -29,7 +33,11 @@ HTTP endpoints (JSON unless said otherwise):
                        "text": the text/plain body, decoded, or null,
                        "html": the text/html body, decoded, or null,
                                (both with \n line endings)
-                       "raw": the DATA as received (UTF-8)}, ...]
+                       "raw": the DATA as received (UTF-8),
+                       "tls": whether the session had upgraded with
+                              STARTTLS}, ...]
+  GET    /certificate the server certificate (PEM; 404 without SMTP_TLS),
+                     for the client to trust
   DELETE /messages   forget them all; 200 {}
   POST   /stop       close the SMTP listener and drop open SMTP connections:
                      new connections are refused; 200 {} (also when stopped)
@@ -50,6 +58,45 @@ from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+
+def self_signed():
+    """A key and a certificate for localhost and 127.0.0.1, valid for a day: (ssl context, PEM)."""
+    import datetime
+    import ipaddress
+    import ssl
+    import tempfile
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    with tempfile.TemporaryDirectory() as d:
+        cert_file, key_file = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        with open(cert_file, "wb") as f:
+            f.write(cert_pem)
+        with open(key_file, "wb") as f:
+            f.write(key_pem)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert_file, key_file)
+    return context, cert_pem.decode()
 
 # Noise: aiosmtpd warns on every connection that AUTH is allowed without TLS
 # (the point here, on loopback) and on every AUTH about its own use of a
@@ -88,16 +135,20 @@ class Mailbox:
     """The SMTP side: an asyncio loop in its own thread, a listener that can be
     closed and opened again on the same port, and the accepted messages."""
 
-    def __init__(self, port, user, password):
+    def __init__(self, port, user, password, tls):
         self.port = port
         self.messages = []
         self.lock = threading.Lock()
         self.server = None
         self.connections = set()  # SMTP protocol instances with an open connection
         self.smtp_args = {"hostname": "localhost", "enable_SMTPUTF8": True}
+        self.certificate = None
+        if tls:
+            context, self.certificate = self_signed()
+            self.smtp_args.update(tls_context=context, require_starttls=True)
         if user is not None and password is not None:
             self.smtp_args.update(authenticator=self.authenticate, auth_required=True,
-                                  auth_require_tls=False)
+                                  auth_require_tls=tls)
             self.credentials = LoginPassword(user.encode(), password.encode())
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
@@ -110,6 +161,7 @@ class Mailbox:
 
     async def handle_DATA(self, server, session, envelope):
         record = parse(envelope)
+        record["tls"] = session.ssl is not None
         with self.lock:
             self.messages.append(record)
         log(f"message from {record['mail_from']} to {record['rcpt_tos']}: {record['subject']!r}")
@@ -168,6 +220,10 @@ def api_handler(mailbox):
             try:
                 if (method, path) == ("GET", "/__health"):
                     return self.reply(200, "ok")
+                if (method, path) == ("GET", "/certificate"):
+                    if mailbox.certificate is None:
+                        return self.reply(404, {"error": "no TLS"})
+                    return self.reply(200, mailbox.certificate)
                 if (method, path) == ("GET", "/messages"):
                     with mailbox.lock:
                         return self.reply(200, list(mailbox.messages))
@@ -203,7 +259,8 @@ def api_handler(mailbox):
 
 def main():
     mailbox = Mailbox(int(os.environ.get("SMTP_PORT") or 0),
-                      os.environ.get("SMTP_USER"), os.environ.get("SMTP_PASSWORD"))
+                      os.environ.get("SMTP_USER"), os.environ.get("SMTP_PASSWORD"),
+                      os.environ.get("SMTP_TLS") == "1")
     mailbox.start()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), api_handler(mailbox))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
