@@ -1,6 +1,6 @@
 //! Invitations. An invite creates (or reuses) an inactive user with the address, and a random
 //! single-use token, stored as a hash, that expires (7 days unless told otherwise). The email
-//! goes to the outbox in the same transaction. Accepting (a password, or a sign-in at the
+//! is rendered first, then goes to the outbox in the transaction that stores the invitation. Accepting (a password, or a sign-in at the
 //! tenant's IdP whose verified email matches) activates the user. Inviting again issues a new
 //! link and revokes the old one.
 
@@ -11,7 +11,7 @@ use crate::db::time::{format_time, human_time, now};
 use crate::db::{write_tx, DbConn};
 use crate::error::Error;
 use crate::ids::{TenantId, TenantSlug, UserId};
-use crate::notify::{outbox, templates, Kind as MailKind};
+use crate::notify::{outbox, templates, Kind as MailKind, Rendered};
 use crate::scim::resource;
 use crate::scim::schema::Kind;
 use crate::scim::store;
@@ -51,11 +51,58 @@ pub fn link(public_url: &str, tenant: &TenantSlug, token: &str) -> String {
     )
 }
 
-/// Invites `email` to the tenant (or re-invites a person whose invitation is still pending).
+/// An invitation ready to be stored. Its secret, link and email exist before the write
+/// transaction, so the email (from the tenant's own template) is rendered outside it.
+pub struct Draft {
+    email: String,
+    token: String,
+    link: String,
+    expires_at: OffsetDateTime,
+    mail: Option<Rendered>,
+}
+
+/// Prepares an invitation of `email`, with its email rendered when `send_email`. Reads only.
 ///
 /// # Errors
-/// Unknown tenant, a bad address, an address that already belongs to an active or
-/// deactivated (not invited) user.
+/// A bad address; database errors.
+pub fn draft(
+    c: &mut DbConn,
+    public_url: &str,
+    t: &Tenant,
+    email: &str,
+    send_email: bool,
+    lifetime: Duration,
+) -> Result<Draft, Error> {
+    let email = check_email(email)?;
+    let token = secret::generate("msi_");
+    let link = link(public_url, &t.slug, &token);
+    let expires_at = OffsetDateTime::now_utc() + lifetime;
+    let mail = if send_email {
+        let values = json!({
+            "tenant_name": t.name,
+            "link": link,
+            "expires_at": human_time(expires_at),
+            "email": email,
+            "user_name": email,
+        });
+        Some(templates::render_for(c, &t.id, MailKind::Invite, &values)?)
+    } else {
+        None
+    };
+    Ok(Draft {
+        email,
+        token,
+        link,
+        expires_at,
+        mail,
+    })
+}
+
+/// Drafts and stores an invitation on one connection (the CLI's way; a server drafts on a
+/// read connection and stores on the write one).
+///
+/// # Errors
+/// Those of [`draft`] and [`store`].
 pub fn invite(
     c: &mut DbConn,
     public_url: &str,
@@ -64,7 +111,23 @@ pub fn invite(
     send_email: bool,
     lifetime: Duration,
 ) -> Result<Invited, Error> {
-    let email = check_email(email)?;
+    let d = draft(c, public_url, t, email, send_email, lifetime)?;
+    store(c, t, d)
+}
+
+/// Invites the drafted address to the tenant (or re-invites a person whose invitation is
+/// still pending), in one transaction with its email.
+///
+/// # Errors
+/// An address that already belongs to an active or deactivated (not invited) user.
+pub fn store(c: &mut DbConn, t: &Tenant, d: Draft) -> Result<Invited, Error> {
+    let Draft {
+        email,
+        token,
+        link,
+        expires_at,
+        mail,
+    } = d;
     write_tx(c, |c| {
         let existing = users::find(c, &t.id, &email)?;
         let mut resent = false;
@@ -110,9 +173,7 @@ pub fn invite(
                 )
             }
         };
-        let token = secret::generate("msi_");
         let created = OffsetDateTime::now_utc();
-        let expires_at = created + lifetime;
         diesel::insert_into(inv::table)
             .values((
                 inv::id.eq(uuid::Uuid::new_v4().to_string()),
@@ -124,11 +185,9 @@ pub fn invite(
                 inv::expires_at.eq(format_time(expires_at)),
             ))
             .execute(c)?;
-        let link = link(public_url, &t.slug, &token);
-        let email_id = if send_email {
-            Some(mail(c, t, &email, &link, expires_at)?)
-        } else {
-            None
+        let email_id = match &mail {
+            Some(m) => Some(outbox::enqueue(c, &t.id, MailKind::Invite, &email, m)?),
+            None => None,
         };
         Ok(Invited {
             user_id,
@@ -138,30 +197,6 @@ pub fn invite(
             resent,
         })
     })
-}
-
-fn mail(
-    c: &mut DbConn,
-    t: &Tenant,
-    email: &str,
-    link: &str,
-    expires_at: OffsetDateTime,
-) -> Result<String, Error> {
-    let values = json!({
-        "tenant_name": t.name,
-        "link": link,
-        "expires_at": human_time(expires_at),
-        "email": email,
-        "user_name": email,
-    });
-    let rendered = templates::render_for(c, &t.id, MailKind::Invite, &values)?;
-    Ok(outbox::enqueue(
-        c,
-        &t.id,
-        MailKind::Invite,
-        email,
-        &rendered,
-    )?)
 }
 
 fn revoke_pending(c: &mut DbConn, user: &UserId) -> Result<usize, Error> {

@@ -14,7 +14,7 @@ use crate::db::time::{format_time, human_time, now};
 use crate::db::{write_tx, Db, DbConn};
 use crate::error::Error;
 use crate::ids::{TenantId, TenantSlug, UserId};
-use crate::notify::{outbox, templates, Kind as MailKind};
+use crate::notify::{outbox, templates, Kind as MailKind, Rendered};
 use crate::tenants::Tenant;
 use diesel::prelude::*;
 use serde_json::{json, Value};
@@ -199,10 +199,90 @@ pub fn reset_link(public_url: &str, tenant: &TenantSlug, token: &str) -> String 
     )
 }
 
-/// Starts a reset for the person behind `login`: a single-use link, emailed when
-/// `send_email`. Only active users who sign in with a password get one (people who sign in
-/// through SSO reset at their IdP). `None` means no link was made; a self-service caller
-/// answers the same either way.
+/// A reset link ready to be stored, with its email rendered (outside the write transaction).
+pub struct ResetDraft {
+    user_id: UserId,
+    token: String,
+    link: String,
+    expires: OffsetDateTime,
+    mail: Option<(String, Rendered)>,
+}
+
+/// Prepares a reset for the person behind `login`: a single-use link, with its email rendered
+/// when `send_email`. Only active users who sign in with a password get one (people who sign
+/// in through SSO reset at their IdP). `None` means no link is made; a self-service caller
+/// answers the same either way. Reads only.
+///
+/// # Errors
+/// Database errors.
+pub fn draft_reset(
+    c: &mut DbConn,
+    public_url: &str,
+    t: &Tenant,
+    login: &str,
+    send_email: bool,
+) -> Result<Option<ResetDraft>, Error> {
+    let Some((user_id, hash, active)) = credentials(c, &t.id, login)? else {
+        return Ok(None);
+    };
+    if hash.is_none() || !active {
+        return Ok(None);
+    }
+    let user = users::person(c, &t.id, &user_id)?.unwrap_or_default();
+    let email = match (send_email, user.email) {
+        (true, None) => return Ok(None),
+        (true, Some(e)) => Some(e),
+        (false, _) => None,
+    };
+    let token = secret::generate("msr_");
+    let link = reset_link(public_url, &t.slug, &token);
+    let expires = OffsetDateTime::now_utc() + RESET_LIFETIME;
+    let mail = match email {
+        Some(email) => {
+            let values: Value = json!({
+                "tenant_name": t.name,
+                "link": link,
+                "expires_at": human_time(expires),
+                "email": email,
+                "user_name": user.user_name.unwrap_or_default(),
+            });
+            let rendered = templates::render_for(c, &t.id, MailKind::PasswordReset, &values)?;
+            Some((email, rendered))
+        }
+        None => None,
+    };
+    Ok(Some(ResetDraft {
+        user_id,
+        token,
+        link,
+        expires,
+        mail,
+    }))
+}
+
+/// Stores a drafted reset and queues its email, in one transaction; returns the link.
+///
+/// # Errors
+/// Database errors.
+pub fn store_reset(c: &mut DbConn, t: &Tenant, d: ResetDraft) -> Result<String, Error> {
+    write_tx(c, |c| {
+        diesel::insert_into(pr::table)
+            .values((
+                pr::token_hash.eq(secret::hash(&d.token)),
+                pr::tenant_id.eq(&t.id),
+                pr::user_id.eq(&d.user_id),
+                pr::created_at.eq(format_time(OffsetDateTime::now_utc())),
+                pr::expires_at.eq(format_time(d.expires)),
+            ))
+            .execute(c)?;
+        if let Some((email, rendered)) = &d.mail {
+            outbox::enqueue(c, &t.id, MailKind::PasswordReset, email, rendered)?;
+        }
+        Ok(d.link.clone())
+    })
+}
+
+/// Drafts and stores a reset on one connection (the CLI's way).
 ///
 /// # Errors
 /// Database errors.
@@ -213,43 +293,10 @@ pub fn start_reset(
     login: &str,
     send_email: bool,
 ) -> Result<Option<String>, Error> {
-    let Some((user_id, hash, active)) = credentials(c, &t.id, login)? else {
-        return Ok(None);
-    };
-    if hash.is_none() || !active {
-        return Ok(None);
+    match draft_reset(c, public_url, t, login, send_email)? {
+        Some(d) => store_reset(c, t, d).map(Some),
+        None => Ok(None),
     }
-    let user = users::person(c, &t.id, &user_id)?.unwrap_or_default();
-    if send_email && user.email.is_none() {
-        return Ok(None);
-    }
-    write_tx(c, |c| {
-        let token = secret::generate("msr_");
-        let created = OffsetDateTime::now_utc();
-        let expires = created + RESET_LIFETIME;
-        diesel::insert_into(pr::table)
-            .values((
-                pr::token_hash.eq(secret::hash(&token)),
-                pr::tenant_id.eq(&t.id),
-                pr::user_id.eq(&user_id),
-                pr::created_at.eq(format_time(created)),
-                pr::expires_at.eq(format_time(expires)),
-            ))
-            .execute(c)?;
-        let link = reset_link(public_url, &t.slug, &token);
-        if let (true, Some(email)) = (send_email, &user.email) {
-            let values: Value = json!({
-                "tenant_name": t.name,
-                "link": link,
-                "expires_at": human_time(expires),
-                "email": email,
-                "user_name": user.user_name.clone().unwrap_or_default(),
-            });
-            let rendered = templates::render_for(c, &t.id, MailKind::PasswordReset, &values)?;
-            outbox::enqueue(c, &t.id, MailKind::PasswordReset, email, &rendered)?;
-        }
-        Ok(Some(link))
-    })
 }
 
 /// Whether a reset token can still be used; its user id when it can.

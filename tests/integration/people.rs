@@ -593,6 +593,101 @@ async fn templates_are_checked_and_used(backend: Backend) {
     );
 }
 
+/// A template that loops is refused when saved; one stored before that rule (written to the
+/// database here) cannot stall anything at send time: it is refused again, the email goes
+/// out with the shipped template, and other writes go on.
+async fn a_looping_template_is_refused_and_stalls_nothing(app: TestApp) {
+    let t = app.tenant_with_mode(Mode::Invite).await;
+    let i = invite(&app, &t, "eve@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    accept(&i.link).await;
+    let looping =
+        "{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}";
+    let ops = app
+        .state
+        .db
+        .run(|c| {
+            muster::auth::admin_tokens::create(c, &format!("ops-{}", uuid::Uuid::new_v4().simple()))
+        })
+        .await
+        .unwrap();
+    let r = app
+        .client
+        .put(format!(
+            "{}/admin/v1/tenants/{}/templates/password_reset",
+            app.url, t.slug
+        ))
+        .bearer_auth(&ops)
+        .json(&json!({"html": looping}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["field"], "html", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("{% for %}"),
+        "{body}"
+    );
+
+    let (slug, html) = (t.slug.clone(), looping.to_owned());
+    let tid = app
+        .state
+        .db
+        .run(move |c| {
+            use diesel::prelude::*;
+            use muster::db::schema::notification_templates as nt;
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
+            diesel::insert_into(nt::table)
+                .values((
+                    nt::tenant_id.eq(&tid),
+                    nt::kind.eq("password_reset"),
+                    nt::subject.eq("Reset {{ tenant_name }}"),
+                    nt::html.eq(&html),
+                    nt::text.eq("{{ link }}"),
+                    nt::updated_at.eq("2026-01-01T00:00:00.000000Z"),
+                ))
+                .execute(c)?;
+            Ok::<_, Error>(tid)
+        })
+        .await
+        .unwrap();
+    let r = app
+        .client
+        .post(format!("{}/forgot", base(&app, &t)))
+        .form(&[("email", "eve@example.test")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .client
+        .post(format!("{}/admin/v1/tenants/{}/invites", app.url, t.slug))
+        .bearer_auth(&ops)
+        .json(&json!({"email": "after@example.test", "send_email": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "other writes go on");
+    let subjects: Vec<String> = app
+        .state
+        .db
+        .run(move |c| {
+            use diesel::prelude::*;
+            use muster::db::schema::notifications as n;
+            n::table
+                .filter(n::tenant_id.eq(&tid))
+                .filter(n::kind.eq("password_reset"))
+                .select(n::subject)
+                .load(c)
+                .map_err(Error::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(subjects, vec![format!("Reset your {} password", t.slug)]);
+}
+
 async fn without_smtp_emails_land_in_the_outbox_folder(backend: Backend) {
     // Its own database: on a shared one, another app's worker could deliver the email into
     // that app's folder.
@@ -742,9 +837,9 @@ crate::on_both_backends!(
     throttling_and_no_enumeration,
     dead_links_say_what_happened,
     admin_delete_waits_for_group_removal,
+    a_looping_template_is_refused_and_stalls_nothing,
 );
 
-/// An SMTP server that wants a login: muster authenticates with the URL's credentials.
 /// The outbox row of the one email of an app: (status, attempts, last error).
 async fn outbox_state(app: &TestApp) -> (String, i32, Option<String>) {
     app.state

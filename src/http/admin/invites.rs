@@ -114,9 +114,14 @@ async fn create_invite(
     let public_url = state.config.public_url.clone();
     let send = b.send_email;
     let e = email.clone();
+    // The email is rendered on a read connection; only storing takes the write one.
+    let draft = read(&state, &caller, slug.clone(), move |c, t| {
+        invites::draft(c, &public_url, t, &e, send, lifetime)
+            .map_err(|err| ApiError::from(err).on("email"))
+    })
+    .await?;
     let i = write(&state, &caller, slug, move |c, t| {
-        let i = invites::invite(c, &public_url, t, &e, send, lifetime)
-            .map_err(|err| ApiError::from(err).on("email"))?;
+        let i = invites::store(c, t, draft).map_err(|err| ApiError::from(err).on("email"))?;
         if let Some(role) = role {
             users::set_role(c, &t.id, &i.user_id, role)?;
         }

@@ -106,8 +106,14 @@ async fn set_template(
         html: b.html,
         text: b.text,
     };
+    // Checked against the current template on a read connection; only saving writes.
+    let tpl = read(&state, &caller, slug.clone(), move |c, t| {
+        let (current, _) = templates::current(c, &t.id, which)?;
+        Ok(templates::changed(current, change)?)
+    })
+    .await?;
     write(&state, &caller, slug.clone(), move |c, t| {
-        Ok(templates::set(c, &t.id, which, change)?)
+        Ok(templates::save(c, &t.id, which, &tpl)?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(template_out(&state, &caller, slug, k).await?))

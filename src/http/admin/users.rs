@@ -220,9 +220,10 @@ async fn reset_password(
     let (slug, id) = path.into_inner();
     let send = body.send_email;
     let public_url = state.config.public_url.clone();
-    let link = write(&state, &caller, slug, move |c, t| {
+    // The email is rendered on a read connection; only storing takes the write one.
+    let draft = read(&state, &caller, slug.clone(), move |c, t| {
         let u = user_of(c, t, &id)?;
-        passwords::start_reset(c, &public_url, t, &u.user_name, send)?.ok_or_else(|| {
+        passwords::draft_reset(c, &public_url, t, &u.user_name, send)?.ok_or_else(|| {
             ApiError::new(
                 409,
                 "conflict",
@@ -231,6 +232,10 @@ async fn reset_password(
                  (send_email: false gives you the link to hand over)",
             )
         })
+    })
+    .await?;
+    let link = write(&state, &caller, slug, move |c, t| {
+        Ok(passwords::store_reset(c, t, draft)?)
     })
     .await?;
     Ok(created_secret().json(ResetOut {

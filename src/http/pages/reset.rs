@@ -68,11 +68,20 @@ async fn send(state: &AppState, slug: &TenantSlug, email: String, addr: &str) ->
         return Ok(too_many(secs, slug));
     }
     let public_url = state.config.public_url.clone();
+    // The email is rendered on a read connection; only storing takes the write one.
+    let tenant = t.clone();
+    let draft = state
+        .db
+        .run(move |c| passwords::draft_reset(c, &public_url, &tenant, &email, true))
+        .await?;
     state
         .db
         .run_write(move |c| {
             passwords::record_failure(c, &[key])?;
-            passwords::start_reset(c, &public_url, &t, &email, true)
+            match draft {
+                Some(d) => passwords::store_reset(c, &t, d).map(Some),
+                None => Ok(None),
+            }
         })
         .await?;
     // The same page whether or not a link went out.
