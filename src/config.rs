@@ -8,13 +8,14 @@ use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 
 /// Every setting: its environment variable and its key in `muster.toml`.
-pub const SETTINGS: [(&str, &str); 16] = [
+pub const SETTINGS: [(&str, &str); 17] = [
     ("DATABASE_URL", "database_url"),
     ("MUSTER_BIND", "bind"),
     ("MUSTER_PUBLIC_URL", "public_url"),
     ("MUSTER_DB_POOL", "db_pool"),
     ("MUSTER_DB_WAIT", "db_wait"),
     ("MUSTER_WORKERS", "workers"),
+    ("MUSTER_TRUSTED_PROXIES", "trusted_proxies"),
     ("MUSTER_SMTP_URL", "smtp_url"),
     ("MUSTER_SMTP_CA_FILE", "smtp_ca_file"),
     ("MUSTER_MAIL_FROM", "mail_from"),
@@ -100,6 +101,22 @@ pub fn label(env: &str) -> String {
     )
 }
 
+/// Parses the trusted proxies: addresses or networks, separated by commas.
+///
+/// # Errors
+/// The entry that is neither.
+pub fn parse_trusted(list: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{s:?} is not an address or a network (10.0.0.0/8)"))
+        })
+        .collect()
+}
+
 /// Settings read once at start-up and passed down in the application state.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -110,6 +127,8 @@ pub struct Config {
     /// How long a request waits for a database connection before it is answered 503.
     pub db_wait: std::time::Duration,
     pub workers: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// SMTP server URL; `None` writes emails to `outbox_dir`.
     pub smtp_url: Option<String>,
     /// A PEM certificate to trust for the SMTP server, besides the system's (a private CA).
@@ -170,6 +189,10 @@ impl Config {
         }
         if let Some(n) = positive("MUSTER_WORKERS")? {
             config.workers = n as usize;
+        }
+        if let Some(list) = var("MUSTER_TRUSTED_PROXIES") {
+            config.trusted_proxies = parse_trusted(&list)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", label("MUSTER_TRUSTED_PROXIES")))?;
         }
         config.smtp_url = var("MUSTER_SMTP_URL");
         config.smtp_ca_file = var("MUSTER_SMTP_CA_FILE").map(Into::into);
@@ -245,6 +268,7 @@ impl Config {
             pool_size,
             db_wait: std::time::Duration::from_secs(30),
             workers: std::thread::available_parallelism().map_or(2, usize::from),
+            trusted_proxies: Vec::new(),
             smtp_url: None,
             smtp_ca_file: None,
             mail_from: format!("muster <muster@{host}>"),

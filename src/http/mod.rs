@@ -5,6 +5,7 @@
 //! answer in their protocol's form; no rule lives here that a feature does not own.
 
 pub mod activity;
+pub mod address;
 pub mod admin;
 pub mod caller;
 pub mod ops;

@@ -5,4 +5,5 @@ pub mod directory;
 pub mod groups;
 pub mod invites;
 pub mod passwords;
+pub mod throttle;
 pub mod users;

@@ -1,15 +1,14 @@
-//! Passwords: sign-in throttling and reset links. Hashing, checking and the policy are in
+//! Passwords: sign-in and reset links. Hashing, checking and the policy are in
 //! `auth::password`.
 //!
-//! Throttling counts failures in fixed windows per account and per client address, in the
-//! database, so it holds across muster processes: past the limit, the answer is 429 with
-//! Retry-After before any hash is computed, which keeps guessing slow and the CPUs free.
+//! Sign-in attempts are counted per account and per client address ([`super::throttle`]):
+//! past a limit, the answer is 429 with Retry-After before any hash is computed, which keeps
+//! guessing slow and the CPUs free.
 
-use super::users;
+use super::{throttle, users};
 use crate::auth::password::Hasher;
 use crate::auth::secret;
-use crate::db::schema::{login_failures as lf, password_resets as pr, users as u};
-use crate::db::text::norm_str;
+use crate::db::schema::{password_resets as pr, users as u};
 use crate::db::time::{format_time, human_time, now};
 use crate::db::{write_tx, Db, DbConn};
 use crate::error::Error;
@@ -20,104 +19,14 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
-/// Failed sign-ins are counted in windows this long.
-pub const WINDOW: Duration = Duration::minutes(15);
-/// Failures per account within a window before sign-in is refused until it ends.
+/// Attempts per account within a window before sign-in is refused until it ends.
 pub const ACCOUNT_LIMIT: i32 = 5;
-/// Failures per client address within a window (many accounts guessed from one place).
+/// Attempts per client address within a window (many accounts guessed from one place);
+/// a successful sign-in gives its attempt back.
 pub const ADDRESS_LIMIT: i32 = 30;
 
 /// How long a reset link works.
 pub const RESET_LIFETIME: Duration = Duration::hours(1);
-
-/// The throttle key of an account and of a client address.
-pub fn account_key(tenant: &TenantId, login: &str) -> String {
-    format!("acct:{tenant}:{}", norm_str(login.trim(), false))
-}
-
-pub fn address_key(addr: &str) -> String {
-    format!("addr:{addr}")
-}
-
-/// Seconds until sign-in is allowed again, when any key is over its limit.
-///
-/// # Errors
-/// Database errors.
-pub fn throttled(c: &mut DbConn, keys: &[(String, i32)]) -> Result<Option<i64>, Error> {
-    let now = OffsetDateTime::now_utc();
-    let since = format_time(now - WINDOW);
-    let mut wait = None;
-    for (key, limit) in keys {
-        let row: Option<(i32, String)> = lf::table
-            .find(key)
-            .select((lf::failures, lf::window_start))
-            .first(c)
-            .optional()?;
-        if let Some((failures, start)) = row {
-            if failures >= *limit && start > since {
-                let start = time::OffsetDateTime::parse(
-                    &start,
-                    &time::format_description::well_known::Rfc3339,
-                )
-                .unwrap_or(now);
-                let secs = ((start + WINDOW) - now).whole_seconds().max(1);
-                wait = Some(wait.map_or(secs, |w: i64| w.max(secs)));
-            }
-        }
-    }
-    Ok(wait)
-}
-
-/// Counts a failed sign-in against each key.
-///
-/// # Errors
-/// Database errors.
-pub fn record_failure(c: &mut DbConn, keys: &[String]) -> Result<(), Error> {
-    let now = OffsetDateTime::now_utc();
-    let (now_s, since) = (format_time(now), format_time(now - WINDOW));
-    write_tx(c, |c| {
-        for key in keys {
-            let row: Option<String> = lf::table
-                .find(key)
-                .select(lf::window_start)
-                .first(c)
-                .optional()?;
-            match row {
-                Some(start) if start > since => {
-                    diesel::update(lf::table.find(key))
-                        .set(lf::failures.eq(lf::failures + 1))
-                        .execute(c)?;
-                }
-                Some(_) => {
-                    diesel::update(lf::table.find(key))
-                        .set((lf::failures.eq(1), lf::window_start.eq(&now_s)))
-                        .execute(c)?;
-                }
-                None => {
-                    diesel::insert_into(lf::table)
-                        .values((
-                            lf::key.eq(key),
-                            lf::failures.eq(1),
-                            lf::window_start.eq(&now_s),
-                        ))
-                        .execute(c)?;
-                }
-            }
-        }
-        // Old windows are dead weight.
-        diesel::delete(lf::table.filter(lf::window_start.lt(&since))).execute(c)?;
-        Ok(())
-    })
-}
-
-/// Forgets an account's failures after a successful sign-in.
-///
-/// # Errors
-/// Database errors.
-pub fn clear(c: &mut DbConn, key: &str) -> Result<(), Error> {
-    diesel::delete(lf::table.find(key)).execute(c)?;
-    Ok(())
-}
 
 /// What a password sign-in needs to know about a login name: the user, their hash, and
 /// whether they may sign in at all. Unknown names give `None` (the caller still hashes).
@@ -163,29 +72,30 @@ pub async fn sign_in(
     password: String,
     address: &str,
 ) -> Result<SignIn, Error> {
-    let (account, address) = (account_key(tenant, login), address_key(address));
-    let keys = vec![
-        (account.clone(), ACCOUNT_LIMIT),
-        (address.clone(), ADDRESS_LIMIT),
-    ];
-    if let Some(secs) = db.run(move |c| throttled(c, &keys)).await? {
-        crate::ops::login("password", "throttled");
-        return Ok(SignIn::Throttled(secs));
-    }
     let (tid, l) = (tenant.clone(), login.to_owned());
     let (user, hash, active) = match db.run(move |c| credentials(c, &tid, &l)).await? {
         Some((id, h, a)) => (Some(id), h, a),
         None => (None, None, false),
     };
+    // Counted before the check, against the person (whichever of their names was typed).
+    let account = throttle::account_key(tenant, user.as_ref(), login);
+    let address = throttle::address_key(address);
+    let keys = vec![
+        (account.clone(), ACCOUNT_LIMIT),
+        (address.clone(), ADDRESS_LIMIT),
+    ];
+    if let Some(secs) = db.run_write(move |c| throttle::attempt(c, &keys)).await? {
+        crate::ops::login("password", "throttled");
+        return Ok(SignIn::Throttled(secs));
+    }
     let ok = hasher.verify(hash, password).await && active;
     let Some(user) = user.filter(|_| ok) else {
-        let keys = vec![account, address];
-        db.run_write(move |c| record_failure(c, &keys)).await?;
         tracing::info!(tenant = %tenant, "password sign-in failed");
         crate::ops::login("password", "failed");
         return Ok(SignIn::Wrong);
     };
-    db.run_write(move |c| clear(c, &account)).await?;
+    db.run_write(move |c| throttle::succeeded(c, &account, &address))
+        .await?;
     tracing::info!(tenant = %tenant, user = %user, "signed in with a password");
     crate::ops::login("password", "success");
     Ok(SignIn::SignedIn(user))

@@ -1,7 +1,10 @@
 //! Who may set a person's password: a SCIM credential only when the tenant lets it, never a
 //! tenant admin's, always through the policy; a new password signs out whoever knew the old.
+//! And how guesses are counted: per person, per client address (from trusted proxies only),
+//! with no race past the limit.
 
-use crate::util::{Tenant, TestApp};
+use crate::util::{Backend, Tenant, TestApp};
+use muster::people::passwords::{ACCOUNT_LIMIT, ADDRESS_LIMIT};
 use serde_json::{json, Value};
 
 const ADMIN_PASSWORD: &str = "the admin's own long passphrase";
@@ -37,15 +40,27 @@ async fn admin_api(
 
 /// Signs in with a password: the session cookie, or the status of the refusal.
 async fn sign_in(app: &TestApp, t: &Tenant, user: &str, password: &str) -> Result<String, u16> {
-    let r = reqwest::Client::builder()
+    sign_in_from(app, t, user, password, None).await
+}
+
+/// [`sign_in`], through a proxy that says the client is `from` (`X-Forwarded-For`).
+async fn sign_in_from(
+    app: &TestApp,
+    t: &Tenant,
+    user: &str,
+    password: &str,
+    from: Option<&str>,
+) -> Result<String, u16> {
+    let mut rb = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
         .post(format!("{}/t/{}/login", app.url, t.slug))
-        .form(&[("username", user), ("password", password)])
-        .send()
-        .await
-        .unwrap();
+        .form(&[("username", user), ("password", password)]);
+    if let Some(addr) = from {
+        rb = rb.header("x-forwarded-for", addr);
+    }
+    let r = rb.send().await.unwrap();
     if r.status() != 303 {
         return Err(r.status().as_u16());
     }
@@ -225,6 +240,152 @@ async fn scim_passwords_follow_the_policy_and_end_sessions(app: TestApp) {
     assert_eq!(dead.status(), 410);
     assert_eq!(sign_in(&app, &t, "mia@acme.test", first).await, Err(401));
     assert!(sign_in(&app, &t, "mia@acme.test", second).await.is_ok());
+}
+
+/// A user with a userName, a different email and a password.
+async fn person_with_password(app: &TestApp, t: &Tenant, password: &str) -> String {
+    let id = t
+        .user(
+            "kim",
+            json!({"emails": [{"value": "kim@acme.test", "primary": true}]}),
+        )
+        .await;
+    let hash = muster::auth::password::hash_blocking(password).unwrap();
+    let uid = id.clone();
+    app.state
+        .db
+        .run(move |c| {
+            use diesel::prelude::*;
+            use muster::db::schema::users;
+            diesel::update(users::table.find(&uid))
+                .set(users::password_hash.eq(hash))
+                .execute(c)
+                .map_err(muster::error::Error::from)
+        })
+        .await
+        .unwrap();
+    id
+}
+
+/// An app behind a proxy on loopback, its own database: the client addresses these tests
+/// use (and lock) are theirs alone.
+async fn behind_a_proxy(backend: Backend) -> Option<TestApp> {
+    TestApp::start_with(backend, true, |c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await
+}
+
+/// 40 wrong passwords at once: exactly the limit are checked, the rest wait, and so does the
+/// right password afterwards. The person's userName and email share one count.
+async fn parallel_guesses_cannot_race_the_limit(backend: Backend) {
+    let Some(app) = behind_a_proxy(backend).await else {
+        return;
+    };
+    let t = app.tenant().await;
+    person_with_password(&app, &t, "kim's real passphrase").await;
+    let guesses = (0..40).map(|i| {
+        let (app, t) = (&app, &t);
+        async move {
+            let name = if i % 2 == 0 { "kim" } else { "KIM@acme.test" };
+            sign_in_from(
+                app,
+                t,
+                name,
+                &format!("guess number {i}"),
+                Some("203.0.113.7"),
+            )
+            .await
+        }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let wrong = answers.iter().filter(|a| **a == Err(401)).count();
+    let waited = answers.iter().filter(|a| **a == Err(429)).count();
+    assert_eq!((wrong, waited), (ACCOUNT_LIMIT as usize, 35), "{answers:?}");
+    assert_eq!(
+        sign_in_from(
+            &app,
+            &t,
+            "kim@acme.test",
+            "kim's real passphrase",
+            Some("198.51.100.2")
+        )
+        .await,
+        Err(429),
+        "the account is locked, from anywhere"
+    );
+}
+
+/// Failures from one client behind the proxy lock that client out, not everyone behind the
+/// proxy; and without a trusted proxy, X-Forwarded-For changes nothing.
+async fn addresses_come_from_trusted_proxies_only(backend: Backend) {
+    let Some(app) = behind_a_proxy(backend).await else {
+        return;
+    };
+    let t = app.tenant().await;
+    person_with_password(&app, &t, "kim's real passphrase").await;
+    for i in 0..ADDRESS_LIMIT {
+        let name = format!("nobody{i}");
+        let r = sign_in_from(&app, &t, &name, "a guess", Some("203.0.113.8")).await;
+        assert_eq!(r, Err(401));
+    }
+    let locked = sign_in_from(
+        &app,
+        &t,
+        "kim",
+        "kim's real passphrase",
+        Some("203.0.113.8"),
+    )
+    .await;
+    assert_eq!(locked, Err(429), "that client is out");
+    let other = sign_in_from(
+        &app,
+        &t,
+        "kim",
+        "kim's real passphrase",
+        Some("198.51.100.3"),
+    )
+    .await;
+    assert!(
+        other.is_ok(),
+        "everyone else behind the proxy is not: {other:?}"
+    );
+    drop(app);
+
+    // Not behind a trusted proxy: the header is the client's own word, and counts for nothing.
+    let Some(app) = TestApp::start_with(backend, true, |_| {}).await else {
+        return;
+    };
+    let t = app.tenant().await;
+    person_with_password(&app, &t, "kim's real passphrase").await;
+    for i in 0..ADDRESS_LIMIT {
+        let (name, from) = (format!("nobody{i}"), format!("198.51.100.{i}"));
+        let r = sign_in_from(&app, &t, &name, "a guess", Some(&from)).await;
+        assert_eq!(r, Err(401));
+    }
+    let spoofed = sign_in_from(&app, &t, "kim", "kim's real passphrase", Some("192.0.2.99")).await;
+    assert_eq!(spoofed, Err(429));
+}
+
+mod throttling {
+    use super::*;
+
+    #[actix_web::test]
+    async fn sqlite_parallel_guesses_cannot_race_the_limit() {
+        parallel_guesses_cannot_race_the_limit(Backend::Sqlite).await;
+    }
+    #[actix_web::test]
+    async fn postgres_parallel_guesses_cannot_race_the_limit() {
+        parallel_guesses_cannot_race_the_limit(Backend::Postgres).await;
+    }
+    #[actix_web::test]
+    async fn sqlite_addresses_come_from_trusted_proxies_only() {
+        addresses_come_from_trusted_proxies_only(Backend::Sqlite).await;
+    }
+    #[actix_web::test]
+    async fn postgres_addresses_come_from_trusted_proxies_only() {
+        addresses_come_from_trusted_proxies_only(Backend::Postgres).await;
+    }
 }
 
 crate::on_both_backends!(

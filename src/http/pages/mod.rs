@@ -84,9 +84,10 @@ fn from_another_site(state: &AppState, req: &HttpRequest, tenant: &TenantSlug) -
 
 /// The client's address, for throttling.
 fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
+    let trusted = crate::http::state_of(req)
+        .map(|s| s.config.trusted_proxies.clone())
+        .unwrap_or_default();
+    crate::http::address::client_address(req, &trusted)
 }
 
 /// 429 with Retry-After, after too many failed attempts.

@@ -5,7 +5,7 @@ use super::invite::{password_page, NewPassword};
 use super::{client_address, from_another_site, respond, tenant, too_many};
 use crate::http::page::{html, render, see_other, Page, PageResult};
 use crate::ids::TenantSlug;
-use crate::people::{passwords, users};
+use crate::people::{passwords, throttle, users};
 use crate::state::AppState;
 use crate::tenants::Tenant;
 use actix_web::http::StatusCode;
@@ -58,11 +58,11 @@ pub(super) async fn forgot(
 async fn send(state: &AppState, slug: &TenantSlug, email: String, addr: &str) -> PageResult {
     let t = tenant(state, slug).await?;
     // Each request counts against the address, so nobody floods inboxes from one place.
-    let key = format!("forgot:{}", passwords::address_key(addr));
-    let keys = vec![(key.clone(), passwords::ADDRESS_LIMIT / 3)];
+    let key = format!("forgot:{}", throttle::address_key(addr));
+    let keys = vec![(key, passwords::ADDRESS_LIMIT / 3)];
     let wait = state
         .db
-        .run(move |c| passwords::throttled(c, &keys))
+        .run_write(move |c| throttle::attempt(c, &keys))
         .await?;
     if let Some(secs) = wait {
         return Ok(too_many(secs, slug));
@@ -74,16 +74,12 @@ async fn send(state: &AppState, slug: &TenantSlug, email: String, addr: &str) ->
         .db
         .run(move |c| passwords::draft_reset(c, &public_url, &tenant, &email, true))
         .await?;
-    state
-        .db
-        .run_write(move |c| {
-            passwords::record_failure(c, &[key])?;
-            match draft {
-                Some(d) => passwords::store_reset(c, &t, d).map(Some),
-                None => Ok(None),
-            }
-        })
-        .await?;
+    if let Some(d) = draft {
+        state
+            .db
+            .run_write(move |c| passwords::store_reset(c, &t, d))
+            .await?;
+    }
     // The same page whether or not a link went out.
     forgot_form(state, slug, true).await
 }

@@ -153,9 +153,8 @@ fn admit(state: &AppState, req: &HttpRequest, p: &Provisioner) -> ScimResult<()>
         .and_then(|()| {
             state.limiter.admit(
                 || {
-                    let address = req
-                        .peer_addr()
-                        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+                    let address =
+                        crate::http::address::client_address(req, &state.config.trusted_proxies);
                     format!("addr {} {address}", p.tenant)
                 },
                 per_address,
