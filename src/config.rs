@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 
 /// Every setting: its environment variable and its key in `muster.toml`.
-pub const SETTINGS: [(&str, &str); 17] = [
+pub const SETTINGS: [(&str, &str); 18] = [
     ("DATABASE_URL", "database_url"),
     ("MUSTER_BIND", "bind"),
     ("MUSTER_PUBLIC_URL", "public_url"),
@@ -16,6 +16,7 @@ pub const SETTINGS: [(&str, &str); 17] = [
     ("MUSTER_DB_WAIT", "db_wait"),
     ("MUSTER_WORKERS", "workers"),
     ("MUSTER_TRUSTED_PROXIES", "trusted_proxies"),
+    ("MUSTER_DEV_LOOPBACK_IDPS", "dev_loopback_idps"),
     ("MUSTER_SMTP_URL", "smtp_url"),
     ("MUSTER_SMTP_CA_FILE", "smtp_ca_file"),
     ("MUSTER_MAIL_FROM", "mail_from"),
@@ -129,6 +130,8 @@ pub struct Config {
     pub workers: usize,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Development only: identity providers on this machine may be reached (http too).
+    pub dev_loopback_idps: bool,
     /// SMTP server URL; `None` writes emails to `outbox_dir`.
     pub smtp_url: Option<String>,
     /// A PEM certificate to trust for the SMTP server, besides the system's (a private CA).
@@ -208,15 +211,20 @@ impl Config {
         if let Some(dir) = var("MUSTER_OUTBOX_DIR") {
             config.outbox_dir = dir.into();
         }
-        if let Some(v) = var("MUSTER_ACTIVITY_LOG") {
-            config.activity_log = match v.trim().to_ascii_lowercase().as_str() {
-                "on" | "true" | "1" => true,
-                "off" | "false" | "0" => false,
-                _ => bail!(
-                    "{} must be on or off (got {v:?})",
-                    label("MUSTER_ACTIVITY_LOG")
-                ),
-            };
+        let on_off = |k: &str| -> anyhow::Result<Option<bool>> {
+            var(k)
+                .map(|v| match v.trim().to_ascii_lowercase().as_str() {
+                    "on" | "true" | "1" => Ok(true),
+                    "off" | "false" | "0" => Ok(false),
+                    _ => bail!("{} must be on or off (got {v:?})", label(k)),
+                })
+                .transpose()
+        };
+        if let Some(on) = on_off("MUSTER_ACTIVITY_LOG")? {
+            config.activity_log = on;
+        }
+        if let Some(on) = on_off("MUSTER_DEV_LOOPBACK_IDPS")? {
+            config.dev_loopback_idps = on;
         }
         if let Some(days) = positive("MUSTER_ACTIVITY_RETENTION_DAYS")? {
             config.activity_retention_days = days;
@@ -269,6 +277,7 @@ impl Config {
             db_wait: std::time::Duration::from_secs(30),
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             trusted_proxies: Vec::new(),
+            dev_loopback_idps: false,
             smtp_url: None,
             smtp_ca_file: None,
             mail_from: format!("muster <muster@{host}>"),

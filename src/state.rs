@@ -24,6 +24,13 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Where requests to tenants' identity providers may go.
+    pub fn outbound(&self) -> crate::sso::fetch::Outbound {
+        crate::sso::fetch::Outbound {
+            loopback: self.config.dev_loopback_idps,
+        }
+    }
+
     /// Opens the database (applying migrations) and builds the state.
     ///
     /// # Errors

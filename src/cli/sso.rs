@@ -163,7 +163,7 @@ pub fn idp(config: Config, cmd: IdpCmd) -> anyhow::Result<()> {
             };
             // Refuse a provider muster cannot talk to before storing anything.
             let t = tenant_named(&mut c, &tenant)?;
-            let new = block_on(idp::prepare(spec))??;
+            let new = block_on(idp::prepare(state.outbound(), spec))??;
             let added = idp::add(&mut c, &t.id, new)?;
             println!("{}", added.slug);
             let base = format!("{}/t/{tenant}/sso/{}", state.config.public_url, added.slug);
@@ -248,7 +248,7 @@ pub fn introspector(config: Config, cmd: IntrospectorCmd) -> anyhow::Result<()> 
                 subject_claim: Some(subject_claim),
             };
             let t = tenant_named(&mut c, &tenant)?;
-            let added = block_on(introspect::add(&state.db, &t.id, new))??;
+            let added = block_on(introspect::add(&state.db, state.outbound(), &t.id, new))??;
             println!("{}", added.name);
             eprintln!(
                 "{tenant} now accepts tokens from {} for audience {} on its userinfo and SCIM /Me",

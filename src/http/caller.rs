@@ -242,7 +242,8 @@ async fn idp_token(state: &AppState, slug: TenantSlug, bearer: String) -> Result
         .db
         .run(move |c| tenants::by_slug(c, &slug).map_err(unknown_tenant))
         .await?;
-    let user = crate::sso::introspect::authenticate(&state.db, &tenant, &bearer).await?;
+    let user =
+        crate::sso::introspect::authenticate(&state.db, state.outbound(), &tenant, &bearer).await?;
     Ok(Caller::Person {
         tenant,
         user,

@@ -449,7 +449,7 @@ pub enum Spec {
 ///
 /// # Errors
 /// [`Error::Invalid`] saying what the provider got wrong.
-pub async fn prepare(spec: Spec) -> Result<NewIdp, Error> {
+pub async fn prepare(out: super::fetch::Outbound, spec: Spec) -> Result<NewIdp, Error> {
     let json =
         |v: serde_json::Result<serde_json::Value>| v.map_err(|e| Error::invalid(e.to_string()));
     match spec {
@@ -467,7 +467,7 @@ pub async fn prepare(spec: Spec) -> Result<NewIdp, Error> {
                     "an OIDC provider needs a client id and a client secret",
                 ));
             }
-            let doc = super::oidc::discover(&issuer)
+            let doc = super::oidc::discover(out, &issuer)
                 .await
                 .map_err(Error::invalid)?;
             let scopes = scopes
@@ -498,7 +498,7 @@ pub async fn prepare(spec: Spec) -> Result<NewIdp, Error> {
         } => {
             let xml = match (metadata_xml, &metadata_url) {
                 (Some(xml), _) => xml,
-                (None, Some(u)) => super::saml::fetch_metadata(u)
+                (None, Some(u)) => super::saml::fetch_metadata(out, u)
                     .await
                     .map_err(Error::invalid)?,
                 (None, None) => {

@@ -4,6 +4,7 @@
 //! sign-in there would find them: through the linked identity, else by userName or verified
 //! email, else (in `jit` mode) created from the token's claims.
 
+use super::fetch::Outbound;
 use super::idp::{self, Idp};
 use super::link::{self, Outcome};
 use super::Claims;
@@ -67,8 +68,8 @@ pub struct Introspector {
 ///
 /// # Errors
 /// Unreachable, not JSON, no usable key.
-pub async fn fetch_jwks(url: &str) -> Result<String, String> {
-    let text = super::fetch::fetch_document(url, "the key set").await?;
+pub async fn fetch_jwks(out: Outbound, url: &str) -> Result<String, String> {
+    let text = out.get(url, "the key set").await?;
     let set: JwkSet = serde_json::from_str(&text)
         .map_err(|e| format!("{url} does not serve a JSON Web Key Set: {e}"))?;
     if !set.keys.iter().any(|k| DecodingKey::from_jwk(k).is_ok()) {
@@ -109,7 +110,12 @@ fn check_algorithms(algs: &[String]) -> Result<String, Error> {
 ///
 /// # Errors
 /// Unknown tenant or provider, a taken name, bad algorithms, a key set that cannot be used.
-pub async fn add(db: &Db, tenant: &TenantId, new: NewIntrospector) -> Result<Introspector, Error> {
+pub async fn add(
+    db: &Db,
+    out: Outbound,
+    tenant: &TenantId,
+    new: NewIntrospector,
+) -> Result<Introspector, Error> {
     let algorithms = check_algorithms(&new.algorithms)?;
     for (what, v) in [
         ("name", &new.name),
@@ -120,7 +126,7 @@ pub async fn add(db: &Db, tenant: &TenantId, new: NewIntrospector) -> Result<Int
             return Err(Error::invalid(format!("the {what} must not be empty")));
         }
     }
-    let jwks = fetch_jwks(new.jwks_url.trim())
+    let jwks = fetch_jwks(out, new.jwks_url.trim())
         .await
         .map_err(Error::invalid)?;
     let tenant = tenant.clone();
@@ -209,7 +215,12 @@ fn invalid(why: impl Into<String>) -> Error {
 ///
 /// # Errors
 /// [`Error::Unauthenticated`] saying why the token opens nothing.
-pub async fn authenticate(db: &Db, tenant: &Tenant, token: &str) -> Result<UserId, Error> {
+pub async fn authenticate(
+    db: &Db,
+    out: Outbound,
+    tenant: &Tenant,
+    token: &str,
+) -> Result<UserId, Error> {
     let iss = crate::auth::issuer_of(token)
         .ok_or_else(|| invalid("the token is not a JWT with an issuer"))?;
     let header =
@@ -233,7 +244,7 @@ pub async fn authenticate(db: &Db, tenant: &Tenant, token: &str) -> Result<UserI
             i.name
         )));
     }
-    let key = key_for(db, &i, header.kid.as_deref()).await?;
+    let key = key_for(db, out, &i, header.kid.as_deref()).await?;
     let mut v = Validation::new(header.alg);
     v.leeway = LEEWAY_SECS;
     v.set_issuer(&[&i.issuer]);
@@ -248,7 +259,12 @@ pub async fn authenticate(db: &Db, tenant: &Tenant, token: &str) -> Result<UserI
 
 /// The key a token names, from the stored key set; fetched again when it is stale or lacks
 /// the key (a rotation at the IdP), at most every [`JWKS_RETRY`].
-async fn key_for(db: &Db, i: &Introspector, kid: Option<&str>) -> Result<DecodingKey, Error> {
+async fn key_for(
+    db: &Db,
+    out: Outbound,
+    i: &Introspector,
+    kid: Option<&str>,
+) -> Result<DecodingKey, Error> {
     let pick = |text: &str| -> Option<DecodingKey> {
         let set: JwkSet = serde_json::from_str(text).ok()?;
         let jwk = match kid {
@@ -271,7 +287,7 @@ async fn key_for(db: &Db, i: &Introspector, kid: Option<&str>) -> Result<Decodin
             .and_then(pick)
             .ok_or_else(|| invalid("the token's signing key is not in the IdP's key set"));
     }
-    let text = fetch_jwks(&i.jwks_url).await.map_err(|e| {
+    let text = fetch_jwks(out, &i.jwks_url).await.map_err(|e| {
         tracing::warn!(introspector = %i.name, error = %e, "key set fetch failed");
         invalid("the IdP's key set cannot be fetched now")
     })?;

@@ -4,6 +4,7 @@
 //! exchange in one trip to the database, and every way a sign-in can fail is a [`Refusal`]
 //! the page layer shows.
 
+use super::fetch::Outbound;
 use super::flow::{self, Flow};
 use super::idp::{self, Idp, Kind as IdpKind};
 use super::link::{self, InviteOutcome, Outcome};
@@ -56,6 +57,7 @@ pub struct Started {
 /// [`Refusal`].
 pub async fn start(
     db: &Db,
+    out: Outbound,
     public_url: &str,
     tenant: &TenantSlug,
     idp: &str,
@@ -65,6 +67,7 @@ pub async fn start(
     let (t, i) = (tenant.clone(), idp.to_owned());
     let p = db.run(move |c| provider(c, &t, &i)).await?;
     let site = Site {
+        out,
         public_url,
         tenant,
         idp,
@@ -100,6 +103,7 @@ pub struct SignedIn {
 /// [`Refusal`].
 pub async fn finish(
     db: &Db,
+    out: Outbound,
     public_url: &str,
     tenant: &TenantSlug,
     idp: &str,
@@ -135,6 +139,7 @@ pub async fn finish(
         _ => return Err(Refusal::Expired),
     };
     let site = Site {
+        out,
         public_url,
         tenant,
         idp,
@@ -235,6 +240,7 @@ pub async fn sp_metadata(
         })
         .await?;
     let site = Site {
+        out: Outbound::default(),
         public_url,
         tenant,
         idp,

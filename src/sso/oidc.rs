@@ -3,6 +3,7 @@
 //! clock-skew leeway on `exp`, the RFC 9207 `iss` check, a back-channel client that follows
 //! no redirects, and a JWKS refetch (at most once a minute) when a token names an unknown key.
 
+use super::fetch::Outbound;
 use super::Claims;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
@@ -49,35 +50,27 @@ pub const JWKS_REFETCH_AFTER: time::Duration = time::Duration::minutes(1);
 ///
 /// # Errors
 /// Unreachable issuer, a document that does not parse or names another issuer, no S256 PKCE.
-pub async fn discover(issuer: &str) -> Result<String, String> {
-    let url = IssuerUrl::new(issuer.to_owned())
+pub async fn discover(out: Outbound, issuer: &str) -> Result<String, String> {
+    let issuer_url = IssuerUrl::new(issuer.to_owned())
         .map_err(|e| format!("issuer {issuer:?} is not a URL: {e}"))?;
-    let md = CoreProviderMetadata::discover_async(url, super::fetch::http())
-        .await
-        .map_err(|e| {
-            let mut msg = format!(
-                "OpenID discovery at {issuer}/.well-known/openid-configuration failed: {e}"
-            );
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                msg.push_str(&format!(": {s}"));
-                src = s.source();
-            }
-            msg
-        })?;
-    // Two fields the typed metadata drops: read them from the document itself.
-    let raw: Value = super::fetch::http()
-        .get(format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        ))
-        .send()
-        .await
-        .and_then(openidconnect::reqwest::Response::error_for_status)
-        .map_err(|e| format!("OpenID discovery at {issuer} failed: {e}"))?
-        .json()
-        .await
+    let at = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let text = out.get(&at, "the discovery document").await?;
+    let raw: Value = serde_json::from_str(&text)
         .map_err(|e| format!("the discovery document of {issuer} is not JSON: {e}"))?;
+    let md: CoreProviderMetadata = serde_json::from_value(raw.clone())
+        .map_err(|e| format!("the discovery document of {issuer} does not read: {e}"))?;
+    if md.issuer() != &issuer_url {
+        return Err(format!(
+            "the discovery document at {at} names the issuer {:?}, not {issuer:?}",
+            md.issuer().as_str()
+        ));
+    }
+    let jwks_text = out.get(md.jwks_uri().url().as_str(), "the key set").await?;
+    let jwks: CoreJsonWebKeySet = serde_json::from_str(&jwks_text)
+        .map_err(|e| format!("the key set of {issuer} does not read: {e}"))?;
     let methods = raw
         .get("code_challenge_methods_supported")
         .and_then(Value::as_array);
@@ -90,7 +83,7 @@ pub async fn discover(issuer: &str) -> Result<String, String> {
         raw.get("authorization_response_iss_parameter_supported") == Some(&Value::Bool(true));
     let doc = json!({
         "metadata": serde_json::to_value(&md).map_err(|e| e.to_string())?,
-        "jwks": serde_json::to_value(md.jwks()).map_err(|e| e.to_string())?,
+        "jwks": serde_json::to_value(&jwks).map_err(|e| e.to_string())?,
         "sends_iss": sends_iss,
     });
     Ok(doc.to_string())
@@ -176,6 +169,7 @@ pub struct Callback<'a> {
 /// # Errors
 /// A wrong or missing `iss`, a refused code, no ID token.
 pub async fn redeem(
+    out: Outbound,
     settings: &OidcSettings,
     secret: Option<String>,
     doc: &str,
@@ -211,7 +205,7 @@ pub async fn redeem(
         .exchange_code(AuthorizationCode::new(cb.code.to_owned()))
         .map_err(|e| refused(format!("the provider has no token endpoint: {e}")))?
         .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
-        .request_async(super::fetch::http())
+        .request_async(&|req| out.send(req, "the token endpoint"))
         .await
         .map_err(|e| refused(format!("the provider refused the code: {}", describe(&e))))?;
     let id_token = token

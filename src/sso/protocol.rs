@@ -3,6 +3,7 @@
 //! [`finish`] checks what the IdP sent back against them and yields the [`Claims`]. A new
 //! protocol is a new arm of these two functions and nothing else.
 
+use super::fetch::Outbound;
 use super::flow::Secrets;
 use super::idp::{Idp, Kind as IdpKind};
 use super::refusal::Refusal;
@@ -26,6 +27,8 @@ pub struct Provider {
 
 /// Where muster sits for one provider of a tenant.
 pub struct Site<'a> {
+    /// Where requests to the provider may go.
+    pub out: Outbound,
     pub public_url: &'a str,
     pub tenant: &'a TenantSlug,
     pub idp: &'a str,
@@ -73,7 +76,7 @@ pub async fn start(db: &Db, p: &Provider, site: &Site<'_>) -> Result<(String, Se
             let settings = p.idp.oidc().ok_or_else(|| bad_settings(&p.idp))?;
             let doc = match &p.discovered {
                 Some(d) => d.clone(),
-                None => refetch(db, &p.idp, &settings).await?,
+                None => refetch(db, site.out, &p.idp, &settings).await?,
             };
             let s = oidc::start(&settings, &doc, &site.callback_url()).map_err(Refusal::failed)?;
             let secrets = Secrets {
@@ -178,10 +181,11 @@ async fn oidc_claims(
     };
     let doc = match &p.discovered {
         Some(d) => d.clone(),
-        None => refetch(db, &p.idp, &settings).await?,
+        None => refetch(db, site.out, &p.idp, &settings).await?,
     };
     let callback = oidc::Callback { code, iss };
     let raw = oidc::redeem(
+        site.out,
         &settings,
         p.secret.clone(),
         &doc,
@@ -204,7 +208,7 @@ async fn oidc_claims(
             {
                 return Err(Refusal::refused(oidc::OidcError::UnknownKey.to_string()));
             }
-            let fresh = refetch(db, &p.idp, &settings).await?;
+            let fresh = refetch(db, site.out, &p.idp, &settings).await?;
             oidc::verify(&settings, &fresh, &raw, nonce)
                 .map_err(|e| Refusal::refused(e.to_string()))
         }
@@ -260,8 +264,13 @@ pub async fn sp_metadata(idp: &Idp, site: &Site<'_>) -> Result<String, Refusal> 
 }
 
 /// Fetches the discovery document again and stores it for every process.
-async fn refetch(db: &Db, i: &Idp, settings: &idp::OidcSettings) -> Result<String, Refusal> {
-    let doc = oidc::discover(&settings.issuer)
+async fn refetch(
+    db: &Db,
+    out: Outbound,
+    i: &Idp,
+    settings: &idp::OidcSettings,
+) -> Result<String, Refusal> {
+    let doc = oidc::discover(out, &settings.issuer)
         .await
         .map_err(|e| Refusal::Unreachable {
             title: i.title.clone(),

@@ -175,8 +175,8 @@ pub fn read_metadata(xml: &str, metadata_url: Option<String>) -> Result<SamlSett
 ///
 /// # Errors
 /// Unreachable, not 2xx, too big, not text.
-pub async fn fetch_metadata(url: &str) -> Result<String, String> {
-    super::fetch::fetch_document(url, "the metadata").await
+pub async fn fetch_metadata(out: super::fetch::Outbound, url: &str) -> Result<String, String> {
+    out.get(url, "the metadata").await
 }
 
 /// muster's SP metadata for one provider: entity id, the HTTP-POST ACS, signed assertions

@@ -53,7 +53,9 @@ async fn oidc_login_in_a_browser(app: TestApp) {
     let t = app.tenant_with_mode(Mode::Jit).await;
     let base = format!("{}/t/{}", app.url, t.slug);
     let peer = peers::oidc(&[format!("{base}/sso/okta/callback")]);
-    let doc = oidc::discover(&peer.url).await.unwrap();
+    let doc = oidc::discover(app.state.outbound(), &peer.url)
+        .await
+        .unwrap();
     let (slug, issuer) = (t.slug.clone(), peer.url.clone());
     app.state
         .db
@@ -100,7 +102,7 @@ async fn saml_login_in_a_browser(app: TestApp) {
     let t = app.tenant_with_mode(Mode::Jit).await;
     let base = format!("{}/t/{}", app.url, t.slug);
     let peer = peers::saml();
-    let md = saml::fetch_metadata(&format!("{}/metadata", peer.url))
+    let md = saml::fetch_metadata(app.state.outbound(), &format!("{}/metadata", peer.url))
         .await
         .unwrap();
     let mut settings = saml::read_metadata(&md, None).unwrap();

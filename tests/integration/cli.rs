@@ -19,6 +19,8 @@ fn command(dir: &Path) -> Command {
         .env_remove("MUSTER_MAIL_FROM")
         .env_remove("MUSTER_OUTBOX_DIR")
         .env_remove("MUSTER_LOG_FORMAT")
+        // The test IdPs run on this machine.
+        .env("MUSTER_DEV_LOOPBACK_IDPS", "on")
         .env("MUSTER_LOG", "warn")
         .stdin(Stdio::null());
     c

@@ -17,6 +17,7 @@ mod introspect;
 mod limits;
 mod listing;
 mod ops;
+mod outbound;
 mod passwords;
 mod patch;
 mod peers;

@@ -31,7 +31,9 @@ fn as_is(_: &mut SamlSettings) {}
 
 async fn add_entra(app: &TestApp, tenant: &str, idp_url: &str, tweak: fn(&mut SamlSettings)) {
     let md_url = format!("{idp_url}/metadata");
-    let xml = saml::fetch_metadata(&md_url).await.expect("IdP metadata");
+    let xml = saml::fetch_metadata(app.state.outbound(), &md_url)
+        .await
+        .expect("IdP metadata");
     let mut settings = saml::read_metadata(&xml, Some(md_url)).expect("metadata accepted");
     settings.trust_email = true;
     tweak(&mut settings);
@@ -452,9 +454,10 @@ async fn idp_initiated_only_when_enabled_and_never_twice(app: TestApp) {
 
 async fn metadata_without_a_signing_certificate_is_refused(app: TestApp) {
     let peer = peers::saml();
+    let out = app.state.outbound();
     let fetch = |q: &str| {
         let url = format!("{}/metadata{q}", peer.url);
-        async move { saml::fetch_metadata(&url).await }
+        async move { saml::fetch_metadata(out, &url).await }
     };
     let nocert = fetch("?nocert=1").await.unwrap();
     let err = saml::read_metadata(&nocert, None).unwrap_err();
@@ -464,10 +467,10 @@ async fn metadata_without_a_signing_certificate_is_refused(app: TestApp) {
     assert!(saml::read_metadata(&nouse, None).is_ok());
     let err = saml::read_metadata("<html>not metadata</html>", None).unwrap_err();
     assert!(err.contains("EntityDescriptor"), "{err}");
-    let err = saml::fetch_metadata("http://127.0.0.1:9/metadata")
+    let err = saml::fetch_metadata(out, "http://127.0.0.1:9/metadata")
         .await
         .unwrap_err();
-    assert!(err.contains("failed"), "{err}");
+    assert!(err.contains("could not fetch"), "{err}");
 
     // Even if such a provider were stored, its responses would be refused.
     let t = app.tenant_with_mode(Mode::Jit).await;
@@ -529,12 +532,12 @@ async fn response_signed_by_another_key_is_refused(app: TestApp) {
     // The tenant trusts the IdP's entity id and endpoints, but another key (as after a key
     // rotation nobody told muster about, or a forger with their own key).
     let other = peers::saml();
-    let other_md = saml::fetch_metadata(&format!("{}/metadata", other.url))
+    let other_md = saml::fetch_metadata(app.state.outbound(), &format!("{}/metadata", other.url))
         .await
         .unwrap();
     let s = setup(app, Mode::Jit, |_| {}).await;
     let slug = s.tenant.slug.clone();
-    let own_md = saml::fetch_metadata(&format!("{}/metadata", s.peer.url))
+    let own_md = saml::fetch_metadata(s.app.state.outbound(), &format!("{}/metadata", s.peer.url))
         .await
         .unwrap();
     let swapped = own_md.replace(&certificate(&own_md), &certificate(&other_md));

@@ -138,7 +138,9 @@ pub(crate) async fn setup(app: TestApp, mode: Mode) -> Setup {
 }
 
 async fn add_okta(app: &TestApp, tenant: &str, issuer: &str) {
-    let doc = oidc::discover(issuer).await.expect("discovery");
+    let doc = oidc::discover(app.state.outbound(), issuer)
+        .await
+        .expect("discovery");
     let (t, issuer) = (tenant.to_owned(), issuer.to_owned());
     app.state
         .db

@@ -102,6 +102,8 @@ impl TestApp {
         let mut config = Config::new(addr.to_string(), url.clone(), database, 4).expect("config");
         config.workers = 1;
         config.outbox_dir = dir.path().join("outbox");
+        // The test IdPs (oidc-provider, pysaml2) run on this machine.
+        config.dev_loopback_idps = true;
         tweak(&mut config);
         let state = tokio::task::spawn_blocking(move || AppState::open(config))
             .await

@@ -173,7 +173,7 @@ async fn add_idp(
     } else {
         "issuer"
     };
-    let new = idp::prepare(spec(b)?)
+    let new = idp::prepare(state.outbound(), spec(b)?)
         .await
         .map_err(|e| ApiError::from(e).on(field))?;
     let added = write(&state, &caller, slug.clone(), move |c, t| {
@@ -354,7 +354,7 @@ async fn add_introspector(
     let field = b.check()?;
     let idp_slug = b.idp.clone();
     let t = read(&state, &caller, slug, |_, t| Ok(t.clone())).await?;
-    let added = introspect::add(&state.db, &t.id, b.into())
+    let added = introspect::add(&state.db, state.outbound(), &t.id, b.into())
         .await
         .map_err(|e| ApiError::from(e).on(field))?;
     Ok(HttpResponse::Created().json(introspector_out(added, idp_slug)))

@@ -159,7 +159,18 @@ pub(super) async fn start(
     let (tenant, idp) = path.into_inner();
     let q = q.into_inner();
     let public_url = &state.config.public_url;
-    match login::start(&state.db, public_url, &tenant, &idp, q.return_to, q.invite).await {
+    let out = state.outbound();
+    match login::start(
+        &state.db,
+        out,
+        public_url,
+        &tenant,
+        &idp,
+        q.return_to,
+        q.invite,
+    )
+    .await
+    {
         Ok(s) => {
             let c = flow_cookie(
                 session::secure(&state),
@@ -239,6 +250,7 @@ async fn finish(
         Ok(a) => {
             login::finish(
                 &state.db,
+                state.outbound(),
                 &state.config.public_url,
                 &tenant,
                 &idp,
