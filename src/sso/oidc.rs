@@ -11,8 +11,8 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
-    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
-    TokenResponse,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    SignatureVerificationError, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -163,7 +163,13 @@ pub struct Callback<'a> {
     pub iss: Option<&'a str>,
 }
 
-/// Redeems the code (with the PKCE verifier) and returns the raw ID token, checked by
+/// What the token endpoint gave for a code: the raw ID token and the access token.
+pub struct Redeemed {
+    pub id_token: String,
+    pub access_token: String,
+}
+
+/// Redeems the code (with the PKCE verifier); the raw ID token is then checked by
 /// [`verify`]. The RFC 9207 `iss` parameter is checked first.
 ///
 /// # Errors
@@ -176,7 +182,7 @@ pub async fn redeem(
     redirect_uri: &str,
     cb: Callback<'_>,
     pkce_verifier: &str,
-) -> Result<String, OidcError> {
+) -> Result<Redeemed, OidcError> {
     let refused = |m: String| OidcError::Refused(m);
     // RFC 9207: a provider that promises `iss` must send its own; any `iss` must match.
     match cb.iss {
@@ -211,7 +217,54 @@ pub async fn redeem(
     let id_token = token
         .id_token()
         .ok_or_else(|| refused("the provider returned no ID token".into()))?;
-    Ok(id_token.to_string())
+    Ok(Redeemed {
+        id_token: id_token.to_string(),
+        access_token: token.access_token().secret().clone(),
+    })
+}
+
+/// The claims of the provider's UserInfo endpoint (OpenID Connect Core §5.3), for the access
+/// token of a sign-in whose ID token named `subject`; `None` when the provider has no
+/// UserInfo endpoint. A conformant provider may put only `sub` in the ID token and the
+/// `profile` and `email` claims here.
+///
+/// # Errors
+/// The endpoint failed, answered something other than a JSON object, or for another subject.
+pub async fn user_info(
+    out: Outbound,
+    doc: &str,
+    access_token: &str,
+    subject: &str,
+) -> Result<Option<Map<String, Value>>, String> {
+    let md = load(doc)?;
+    let Some(endpoint) = md.userinfo_endpoint() else {
+        return Ok(None);
+    };
+    let req = openidconnect::http::Request::builder()
+        .method(openidconnect::http::Method::GET)
+        .uri(endpoint.url().as_str())
+        .header("authorization", format!("Bearer {access_token}"))
+        .header("accept", "application/json")
+        .body(Vec::new())
+        .map_err(|e| format!("the UserInfo request: {e}"))?;
+    let resp = out
+        .send(req, "the UserInfo endpoint")
+        .await
+        .map_err(|e| e.public)?;
+    if !resp.status().is_success() {
+        return Err(format!(
+            "the provider's UserInfo endpoint answered {}",
+            resp.status()
+        ));
+    }
+    let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(resp.body()) else {
+        return Err("the provider's UserInfo endpoint did not answer with JSON claims".into());
+    };
+    // §5.3.2: the sub must be the ID token's, or the claims are about someone else.
+    if claims.get("sub").and_then(Value::as_str) != Some(subject) {
+        return Err("the provider's UserInfo answer is about another subject".into());
+    }
+    Ok(Some(claims))
 }
 
 /// Verifies a raw ID token against the stored keys: signature with a pinned algorithm,

@@ -184,7 +184,7 @@ async fn oidc_claims(
         None => refetch(db, site.out, &p.idp, &settings).await?,
     };
     let callback = oidc::Callback { code, iss };
-    let raw = oidc::redeem(
+    let tokens = oidc::redeem(
         site.out,
         &settings,
         p.secret.clone(),
@@ -195,8 +195,8 @@ async fn oidc_claims(
     )
     .await
     .map_err(|e| Refusal::refused(e.to_string()))?;
-    match oidc::verify(&settings, &doc, &raw, nonce) {
-        Ok(claims) => Ok(claims),
+    let (claims, doc) = match oidc::verify(&settings, &doc, &tokens.id_token, nonce) {
+        Ok(claims) => (claims, doc),
         // The provider may have rotated its keys: refetch, at most once a minute.
         Err(oidc::OidcError::UnknownKey) => {
             let cutoff = crate::db::time::format_time(
@@ -209,11 +209,47 @@ async fn oidc_claims(
                 return Err(Refusal::refused(oidc::OidcError::UnknownKey.to_string()));
             }
             let fresh = refetch(db, site.out, &p.idp, &settings).await?;
-            oidc::verify(&settings, &fresh, &raw, nonce)
-                .map_err(|e| Refusal::refused(e.to_string()))
+            let claims = oidc::verify(&settings, &fresh, &tokens.id_token, nonce)
+                .map_err(|e| Refusal::refused(e.to_string()))?;
+            (claims, fresh)
         }
-        Err(e) => Err(Refusal::refused(e.to_string())),
+        Err(e) => return Err(Refusal::refused(e.to_string())),
+    };
+    with_user_info(site, p, &doc, &tokens.access_token, claims).await
+}
+
+/// Completes the ID token's claims from the UserInfo endpoint when a mapped attribute has
+/// none of its claims there: the ID token's values win, UserInfo fills in what it lacks.
+async fn with_user_info(
+    site: &Site<'_>,
+    p: &Provider,
+    doc: &str,
+    access_token: &str,
+    mut claims: Claims,
+) -> Result<Claims, Refusal> {
+    let lacking =
+        p.idp.mapping.values().any(|names| {
+            !names.is_empty() && !names.iter().any(|n| claims.attributes.contains_key(n))
+        });
+    if !lacking {
+        return Ok(claims);
     }
+    let Some(more) = oidc::user_info(site.out, doc, access_token, &claims.subject)
+        .await
+        .map_err(Refusal::refused)?
+    else {
+        return Ok(claims);
+    };
+    let Some(more) = Claims::from_payload(more, "sub") else {
+        return Ok(claims);
+    };
+    if !claims.attributes.contains_key("email_verified") {
+        claims.email_verified = more.email_verified;
+    }
+    for (name, values) in more.attributes {
+        claims.attributes.entry(name).or_insert(values);
+    }
+    Ok(claims)
 }
 
 async fn saml_claims(

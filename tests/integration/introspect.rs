@@ -9,9 +9,37 @@ use muster::tenants::Mode;
 use serde_json::{json, Value};
 use sha2::Digest;
 
-/// Signs in at the IdP as `login` with muster's client and returns the ID token it issues:
-/// a JWT signed by the IdP, as an API caller would hold one.
+/// The claims an API access token of the IdP carries besides `sub`, as an authorization
+/// server configured for an API (Okta's, Entra's) puts them in.
+fn api_claims(login: &str) -> Value {
+    match login {
+        "alice" => json!({"email": "alice@example.test", "email_verified": true,
+                          "groups": ["engineering"]}),
+        other => json!({"email": format!("{other}@example.test"), "email_verified": true}),
+    }
+}
+
+/// Signs in at the IdP as `login` with muster's client and returns a JWT signed by the IdP
+/// with the claims of an API access token ([`api_claims`], merged under `mutate`'s), as an API
+/// caller would hold one. (oidc-provider's own ID tokens carry only `sub` by default.)
 async fn idp_token(s: &Setup, login: &str, mutate: Option<Value>) -> String {
+    let mut mutate = mutate.unwrap_or_else(|| json!({}));
+    let mut claims = api_claims(login);
+    if let Some(extra) = mutate.get("claims").and_then(Value::as_object) {
+        for (k, v) in extra {
+            claims[k] = v.clone();
+        }
+    }
+    mutate["claims"] = claims;
+    issued(s, login, Some(mutate)).await
+}
+
+/// The ID token the IdP issues to muster's client for `login`, as it issues it.
+pub(crate) async fn id_token(s: &Setup, login: &str) -> String {
+    issued(s, login, None).await
+}
+
+async fn issued(s: &Setup, login: &str, mutate: Option<Value>) -> String {
     let doc: Value = reqwest::get(format!("{}/.well-known/openid-configuration", s.peer.url))
         .await
         .unwrap()

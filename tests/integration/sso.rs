@@ -265,7 +265,9 @@ async fn jit_creates_the_user_and_their_groups(app: TestApp) {
         .await;
     assert_eq!(ids.len(), 1);
     let user = s.tenant.get(&format!("/Users/{}", ids[0])).await;
+    // Names, email and groups come from UserInfo: the ID token carries only `sub`.
     assert_eq!(user.body["name"]["givenName"], "Alice");
+    assert_eq!(user.body["displayName"], "Alice Example");
     assert_eq!(user.body["emails"][0]["value"], "alice@example.test");
     assert_eq!(user.body["groups"][0]["display"], "engineering");
 
@@ -292,6 +294,18 @@ async fn provisioned_user_is_linked_and_deprovisioning_ends_the_session(app: Tes
             json!({"emails": [{"value": "alice@example.test", "primary": true}]}),
         )
         .await;
+    // The provider, with its defaults, keeps the email out of the ID token: muster reads it
+    // from the UserInfo endpoint.
+    let raw = crate::introspect::id_token(&s, "alice").await;
+    let payload: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            raw.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(payload.get("email").is_none(), "{payload}");
     let mut agent = Agent::new();
     // Matched by the verified email (the userName differs), then linked.
     let done = s.sign_in(&mut agent, "alice").await;

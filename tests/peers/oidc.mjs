@@ -1,6 +1,9 @@
 // OpenID Provider for muster's SSO integration tests: a real oidc-provider
 // (code flow, PKCE S256, RS256 ID tokens) on 127.0.0.1, plus a scenario hook
-// that mutates the next ID token for the negative tests.
+// that mutates the next ID token for the negative tests. Claims are placed
+// as oidc-provider places them by default: the ID token of a code flow carries
+// `sub` (and what the token itself needs); the profile, email and groups
+// claims come from the UserInfo endpoint.
 //
 // Environment:
 //   OIDC_PORT     port to listen on; 0 (default) picks a free one
@@ -85,8 +88,6 @@ const provider = new Provider(issuer, {
     profile: ['name', 'given_name', 'family_name'],
     groups: ['groups'],
   },
-  // Scope-granted claims go into the ID token, so the RP needs no userinfo call.
-  conformIdTokenClaims: false,
   features: { devInteractions: { enabled: true } },
   async findAccount(_ctx, id) {
     const claims = accounts[id] ?? { email: `${id}@example.test`, email_verified: true };
