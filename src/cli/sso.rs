@@ -1,6 +1,7 @@
 //! `muster idp` and `muster introspector`: a tenant's identity providers, checked against the
 //! provider before anything is stored, and the IdP tokens it accepts as credentials.
 
+use super::tenant::OnOff;
 use super::{block_on, open, tenant_named};
 use crate::config::Config;
 use crate::sso::{idp, introspect};
@@ -30,6 +31,42 @@ pub enum IdpCmd {
         attribute: String,
         claims: Vec<String>,
     },
+    /// Choose how a first sign-in finds an existing user: email (an address the provider
+    /// verified; the default), userName (a directory you run, where people cannot choose
+    /// their name) or claim:<name> (an immutable id such as Entra's oid, matched against the
+    /// SCIM externalId). Nothing else links.
+    Link {
+        tenant: String,
+        slug: String,
+        /// email, userName or claim:<name>; unchanged when left out.
+        by: Option<String>,
+        /// Vouch for every address the provider sends (on), or only those it marks
+        /// verified (off).
+        #[arg(long)]
+        trust_email: Option<OnOff>,
+    },
+}
+
+/// How a new provider links, as given on the command line.
+#[derive(clap::Args)]
+pub struct LinkArgs {
+    /// email (the default), userName or claim:<name>; see `muster idp link`.
+    #[arg(long, default_value = "email")]
+    link_by: String,
+    /// Vouch for the email addresses this IdP sends (a directory your organisation runs,
+    /// such as Entra ID or Okta): they may then link existing accounts by email and are
+    /// stored on users it creates. SAML itself cannot say an address was verified.
+    #[arg(long)]
+    trust_email: bool,
+}
+
+impl LinkArgs {
+    fn linking(self) -> anyhow::Result<idp::Linking> {
+        Ok(idp::Linking {
+            by: self.link_by.parse().map_err(anyhow::Error::msg)?,
+            trust_email: self.trust_email,
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -53,6 +90,8 @@ pub enum IdpKindCmd {
         /// Scopes besides openid.
         #[arg(long, value_delimiter = ',', default_value = "email,profile")]
         scopes: Vec<String>,
+        #[command(flatten)]
+        link: LinkArgs,
     },
     /// A SAML 2.0 provider (Entra ID, Okta, ADFS, ...). Give it muster's SP metadata at
     /// <public url>/t/<tenant>/sso/<slug>/metadata; its ACS is .../sso/<slug>/acs.
@@ -76,11 +115,8 @@ pub enum IdpKindCmd {
         /// cannot be tied to the browser that receives them.
         #[arg(long)]
         allow_idp_initiated: bool,
-        /// Vouch for the email addresses this IdP sends (a directory your organisation runs,
-        /// such as Entra ID or Okta): they may then link existing accounts by email and are
-        /// stored on users it creates. SAML itself cannot say an address was verified.
-        #[arg(long)]
-        trust_email: bool,
+        #[command(flatten)]
+        link: LinkArgs,
     },
 }
 
@@ -128,6 +164,7 @@ pub fn idp(config: Config, cmd: IdpCmd) -> anyhow::Result<()> {
                     client_id,
                     client_secret,
                     scopes,
+                    link,
                 } => idp::Spec::Oidc {
                     slug,
                     title,
@@ -135,6 +172,7 @@ pub fn idp(config: Config, cmd: IdpCmd) -> anyhow::Result<()> {
                     client_id,
                     client_secret,
                     scopes,
+                    linking: link.linking()?,
                 },
                 IdpKindCmd::Saml {
                     slug,
@@ -142,7 +180,7 @@ pub fn idp(config: Config, cmd: IdpCmd) -> anyhow::Result<()> {
                     metadata_file,
                     metadata_url,
                     allow_idp_initiated,
-                    trust_email,
+                    link,
                 } => idp::Spec::Saml {
                     slug,
                     title,
@@ -158,7 +196,7 @@ pub fn idp(config: Config, cmd: IdpCmd) -> anyhow::Result<()> {
                         .transpose()?,
                     metadata_url,
                     idp_initiated: allow_idp_initiated,
-                    trust_email,
+                    linking: link.linking()?,
                 },
             };
             // Refuse a provider muster cannot talk to before storing anything.
@@ -188,9 +226,14 @@ pub fn idp(config: Config, cmd: IdpCmd) -> anyhow::Result<()> {
                     _ => String::new(),
                 };
                 let state_word = if i.active { "active" } else { "disabled" };
+                let trust = if i.linking.trust_email {
+                    " (all addresses trusted)"
+                } else {
+                    ""
+                };
                 println!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    i.slug, i.kind, state_word, i.title, what
+                    "{}\t{}\t{}\t{}\t{}\tlinks by {}{trust}",
+                    i.slug, i.kind, state_word, i.title, what, i.linking.by
                 );
             }
         }
@@ -220,6 +263,29 @@ pub fn idp(config: Config, cmd: IdpCmd) -> anyhow::Result<()> {
             for (attr, names) in mapping {
                 println!("{attr}\t{}", names.join(","));
             }
+        }
+        IdpCmd::Link {
+            tenant,
+            slug,
+            by,
+            trust_email,
+        } => {
+            let t = tenant_named(&mut c, &tenant)?;
+            let by = by
+                .map(|b| b.parse::<idp::LinkBy>())
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let trust = trust_email.map(|o| matches!(o, OnOff::On));
+            let l = idp::set_linking(&mut c, &t.id, &slug, by, trust)?;
+            let addresses = if l.trust_email {
+                "every address it sends"
+            } else {
+                "addresses it marks verified"
+            };
+            eprintln!(
+                "first sign-ins through {slug} now link by {}; email counts for {addresses}",
+                l.by
+            );
         }
     }
     Ok(())

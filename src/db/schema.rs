@@ -90,6 +90,8 @@ diesel::table! {
         discovered -> Nullable<Text>,
         discovered_at -> Nullable<Text>,
         created_at -> Text,
+        link_by -> Text,
+        trust_email -> Bool,
     }
 }
 

@@ -9,6 +9,15 @@ pub fn fold(s: &str) -> String {
     s.nfc().collect::<String>().to_lowercase()
 }
 
+/// Whether two names or addresses denote the same identity when a sign-in is linked to an
+/// account: the same characters, with ASCII letters compared without case, and nothing else
+/// folded or normalised. Unicode lowercase or NFC would let look-alikes in (the Kelvin sign
+/// `\u{212A}` becomes `K` under NFC and `k` under lowercase), and an IdP account named with
+/// one would reach the account of the name it resembles.
+pub fn same_identity(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
 /// Values longer than this (in bytes) are indexed as a prefix plus a hash of the whole value.
 const MAX_KEY: usize = 512;
 /// How much of a long value is kept readable in its key.
@@ -57,5 +66,16 @@ mod tests {
         assert_eq!(norm_str(&a.to_uppercase(), false), norm_str(&a, true));
         let multibyte = "é".repeat(400);
         assert!(norm_str(&multibyte, true).starts_with("éé"));
+    }
+
+    #[test]
+    fn identities_fold_ascii_case_only() {
+        assert!(same_identity("Kim@Example.COM", "kim@example.com"));
+        assert!(same_identity("José", "JOSé"));
+        assert!(!same_identity("\u{212A}im", "kim"));
+        assert!(!same_identity("Jose\u{301}", "José"));
+        assert!(!same_identity("ÉCOLE", "école"));
+        assert!(!same_identity("kim", "kimo"));
+        assert_eq!(fold("\u{212A}im"), fold("kim"));
     }
 }

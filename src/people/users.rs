@@ -3,7 +3,7 @@
 //! store path as SCIM `active=false`, which ends the user's sessions in the same transaction.
 
 use crate::db::schema::{attrs, groups, members, users};
-use crate::db::text::norm_str;
+use crate::db::text::{norm_str, same_identity};
 use crate::db::time::now;
 use crate::db::DbConn;
 use crate::error::Error;
@@ -76,6 +76,94 @@ pub fn by_email(c: &mut DbConn, tenant: &TenantId, email: &str) -> Result<Option
         .filter(attrs::val.eq(norm_str(email, false)))
         .select(attrs::resource_id)
         .distinct()
+        .limit(2)
+        .load(c)?;
+    Ok(match <[UserId; 1]>::try_from(ids) {
+        Ok([one]) => Some(one),
+        Err(_) => None,
+    })
+}
+
+/// The user a sign-in may be linked to by userName: equal under [`same_identity`], which
+/// folds ASCII case only, where [`by_user_name`] (the uniqueness key) folds all of Unicode.
+///
+/// # Errors
+/// Database errors.
+pub fn linkable_by_user_name(
+    c: &mut DbConn,
+    tenant: &TenantId,
+    name: &str,
+) -> Result<Option<UserId>, Error> {
+    let found: Option<(UserId, String)> = users::table
+        .filter(users::tenant_id.eq(tenant))
+        .filter(users::user_name_key.eq(norm_str(name, false)))
+        .select((users::id, users::user_name))
+        .first(c)
+        .optional()?;
+    Ok(found
+        .filter(|(_, stored)| same_identity(stored, name))
+        .map(|(id, _)| id))
+}
+
+/// The one user a sign-in may be linked to by email: an address of theirs equal under
+/// [`same_identity`], and no other user's. None when it is ambiguous.
+///
+/// # Errors
+/// Database errors.
+pub fn linkable_by_email(
+    c: &mut DbConn,
+    tenant: &TenantId,
+    email: &str,
+) -> Result<Option<UserId>, Error> {
+    // The index folds more than linking may; it narrows the candidates, the documents decide.
+    const CANDIDATES: i64 = 64;
+    let ids: Vec<UserId> = attrs::table
+        .filter(attrs::tenant_id.eq(tenant))
+        .filter(attrs::rtype.eq(Kind::User.name()))
+        .filter(attrs::path.eq("emails.value"))
+        .filter(attrs::val.eq(norm_str(email, false)))
+        .select(attrs::resource_id)
+        .distinct()
+        .limit(CANDIDATES)
+        .load(c)?;
+    if ids.len() as i64 == CANDIDATES {
+        return Ok(None);
+    }
+    let docs: Vec<(UserId, String)> = users::table
+        .filter(users::tenant_id.eq(tenant))
+        .filter(users::id.eq_any(&ids))
+        .select((users::id, users::doc))
+        .load(c)?;
+    let has = |doc: &str| {
+        serde_json::from_str::<Value>(doc).is_ok_and(|d| {
+            d["emails"].as_array().is_some_and(|list| {
+                list.iter()
+                    .filter_map(|e| e["value"].as_str())
+                    .any(|v| same_identity(v.trim(), email))
+            })
+        })
+    };
+    let mut matching = docs.into_iter().filter(|(_, d)| has(d)).map(|(id, _)| id);
+    Ok(match (matching.next(), matching.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
+    })
+}
+
+/// The one user whose SCIM `externalId` is exactly `value` (externalId is case-exact); none
+/// when several share it.
+///
+/// # Errors
+/// Database errors.
+pub fn by_external_id(
+    c: &mut DbConn,
+    tenant: &TenantId,
+    value: &str,
+) -> Result<Option<UserId>, Error> {
+    let ids: Vec<UserId> = users::table
+        .filter(users::tenant_id.eq(tenant))
+        .filter(users::external_id.eq(value))
+        .select(users::id)
         .limit(2)
         .load(c)?;
     Ok(match <[UserId; 1]>::try_from(ids) {

@@ -58,25 +58,55 @@ impl Claims {
 
     /// Values of the first candidate name that is present.
     pub fn mapped(&self, mapping: &Mapping, field: &str) -> Vec<String> {
-        mapping
-            .get(field)
-            .into_iter()
-            .flatten()
-            .find_map(|name| {
-                self.attributes
-                    .iter()
-                    .find(|(k, _)| k.as_str() == name.as_str())
-                    .map(|(_, v)| v.clone())
-                    .filter(|v| v.iter().any(|s| !s.trim().is_empty()))
-            })
+        self.mapped_from(mapping, field)
+            .map(|(_, v)| v.to_vec())
             .unwrap_or_default()
+    }
+
+    /// The first candidate name of a mapped field that is present, and its values.
+    fn mapped_from<'a>(
+        &'a self,
+        mapping: &'a Mapping,
+        field: &str,
+    ) -> Option<(&'a str, &'a [String])> {
+        mapping.get(field).into_iter().flatten().find_map(|name| {
+            self.attributes
+                .get(name)
+                .filter(|v| v.iter().any(|s| !s.trim().is_empty()))
+                .map(|v| (name.as_str(), v.as_slice()))
+        })
     }
 
     /// The first value of a mapped field.
     pub fn first(&self, mapping: &Mapping, field: &str) -> Option<String> {
-        self.mapped(mapping, field)
-            .into_iter()
-            .map(|s| s.trim().to_owned())
+        self.first_named(mapping, field).map(|(_, v)| v)
+    }
+
+    /// The first value of a mapped field and the claim it came from.
+    pub fn first_named<'a>(
+        &'a self,
+        mapping: &'a Mapping,
+        field: &str,
+    ) -> Option<(&'a str, String)> {
+        let (name, values) = self.mapped_from(mapping, field)?;
+        values
+            .iter()
+            .map(|s| s.trim())
             .find(|s| !s.is_empty())
+            .map(|v| (name, v.to_owned()))
+    }
+
+    /// The first value of one claim by name; `NameID` also names a SAML subject.
+    pub fn value_of(&self, claim: &str) -> Option<String> {
+        let listed = self
+            .attributes
+            .get(claim)
+            .and_then(|v| v.iter().map(|s| s.trim()).find(|s| !s.is_empty()))
+            .map(str::to_owned);
+        match listed {
+            Some(v) => Some(v),
+            None if claim == "NameID" => self.name_id.clone(),
+            None => None,
+        }
     }
 }

@@ -41,6 +41,7 @@ impl FromStr for Kind {
     }
 }
 
+pub use super::linking::{LinkBy, Linking};
 pub use super::oidc::OidcSettings;
 pub use super::saml::SamlSettings;
 
@@ -135,6 +136,7 @@ pub struct Idp {
     pub active: bool,
     pub settings: serde_json::Value,
     pub mapping: Mapping,
+    pub linking: Linking,
     pub created_at: String,
 }
 
@@ -164,6 +166,8 @@ type Row = (
     String,
     String,
     String,
+    String,
+    bool,
 );
 
 fn columns() -> (
@@ -176,6 +180,8 @@ fn columns() -> (
     identity_providers::settings,
     identity_providers::mapping,
     identity_providers::created_at,
+    identity_providers::link_by,
+    identity_providers::trust_email,
 ) {
     use identity_providers as t;
     (
@@ -188,6 +194,8 @@ fn columns() -> (
         t::settings,
         t::mapping,
         t::created_at,
+        t::link_by,
+        t::trust_email,
     )
 }
 
@@ -197,6 +205,10 @@ fn from_row(r: Row) -> Result<Idp, Error> {
         kind: r.4.parse().map_err(|e: String| bad(&e))?,
         settings: serde_json::from_str(&r.6).map_err(|e| bad(&e.to_string()))?,
         mapping: serde_json::from_str(&r.7).map_err(|e| bad(&e.to_string()))?,
+        linking: Linking {
+            by: r.9.parse().map_err(|e: String| bad(&e))?,
+            trust_email: r.10,
+        },
         id: r.0,
         tenant_id: r.1,
         slug: r.2,
@@ -215,6 +227,7 @@ pub struct NewIdp {
     pub settings: serde_json::Value,
     pub client_secret: Option<String>,
     pub discovered: Option<String>,
+    pub linking: Linking,
 }
 
 /// Adds a provider to a tenant.
@@ -243,6 +256,8 @@ pub fn add(c: &mut DbConn, tenant: &TenantId, new: NewIdp) -> Result<Idp, Error>
             identity_providers::discovered.eq(&new.discovered),
             identity_providers::discovered_at.eq(new.discovered.as_ref().map(|_| stamp.clone())),
             identity_providers::created_at.eq(&stamp),
+            identity_providers::link_by.eq(new.linking.by.to_string()),
+            identity_providers::trust_email.eq(new.linking.trust_email),
         ))
         .execute(c)
         .map_err(|e| {
@@ -422,6 +437,31 @@ pub fn set_mapping(
     Ok(mapping)
 }
 
+/// Changes how a provider's first sign-ins link to existing users; what is not given stays.
+///
+/// # Errors
+/// Unknown provider.
+pub fn set_linking(
+    c: &mut DbConn,
+    tenant: &TenantId,
+    slug: &str,
+    by: Option<LinkBy>,
+    trust_email: Option<bool>,
+) -> Result<Linking, Error> {
+    let idp = get(c, tenant, slug)?;
+    let linking = Linking {
+        by: by.unwrap_or(idp.linking.by),
+        trust_email: trust_email.unwrap_or(idp.linking.trust_email),
+    };
+    diesel::update(identity_providers::table.find(&idp.id))
+        .set((
+            identity_providers::link_by.eq(linking.by.to_string()),
+            identity_providers::trust_email.eq(linking.trust_email),
+        ))
+        .execute(c)?;
+    Ok(linking)
+}
+
 /// A provider as an admin describes it, before muster has checked it.
 #[derive(Debug, Clone)]
 pub enum Spec {
@@ -432,6 +472,7 @@ pub enum Spec {
         client_id: String,
         client_secret: String,
         scopes: Vec<String>,
+        linking: Linking,
     },
     Saml {
         slug: String,
@@ -440,7 +481,7 @@ pub enum Spec {
         metadata_xml: Option<String>,
         metadata_url: Option<String>,
         idp_initiated: bool,
-        trust_email: bool,
+        linking: Linking,
     },
 }
 
@@ -460,6 +501,7 @@ pub async fn prepare(out: super::fetch::Outbound, spec: Spec) -> Result<NewIdp, 
             client_id,
             client_secret,
             scopes,
+            linking,
         } => {
             let issuer = issuer.trim().to_owned();
             if client_id.trim().is_empty() || client_secret.is_empty() {
@@ -486,6 +528,7 @@ pub async fn prepare(out: super::fetch::Outbound, spec: Spec) -> Result<NewIdp, 
                 }))?,
                 client_secret: Some(client_secret),
                 discovered: Some(doc),
+                linking,
             })
         }
         Spec::Saml {
@@ -494,7 +537,7 @@ pub async fn prepare(out: super::fetch::Outbound, spec: Spec) -> Result<NewIdp, 
             metadata_xml,
             metadata_url,
             idp_initiated,
-            trust_email,
+            linking,
         } => {
             let xml = match (metadata_xml, &metadata_url) {
                 (Some(xml), _) => xml,
@@ -510,7 +553,6 @@ pub async fn prepare(out: super::fetch::Outbound, spec: Spec) -> Result<NewIdp, 
             let mut settings = super::saml::read_metadata(&xml, metadata_url)
                 .map_err(|e| Error::invalid(format!("metadata refused: {e}")))?;
             settings.idp_initiated = idp_initiated;
-            settings.trust_email = trust_email;
             Ok(NewIdp {
                 slug,
                 title,
@@ -518,6 +560,7 @@ pub async fn prepare(out: super::fetch::Outbound, spec: Spec) -> Result<NewIdp, 
                 settings: json(serde_json::to_value(settings))?,
                 client_secret: None,
                 discovered: None,
+                linking,
             })
         }
     }

@@ -348,6 +348,12 @@ async fn person(
         Outcome::Conflict => Err(invalid(
             "the token's person matches a user already linked to someone else",
         )),
+        Outcome::EmailUnverified => Err(invalid(
+            "the token's userName would be an email address its issuer did not verify",
+        )),
+        Outcome::NameTaken(name) => Err(invalid(format!(
+            "the token's userName {name:?} belongs to a user it may not be linked to"
+        ))),
     }
 }
 

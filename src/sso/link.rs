@@ -1,13 +1,15 @@
 //! Who a verified login is. An external identity (provider, subject) links to one user. At a
-//! first login a provisioned user is found by userName, or by an email address that the IdP
-//! verified, and linked; in `jit` mode an unknown person is created from the mapped claims;
-//! otherwise the person is not provisioned. Never by an unverified email: that is how an
-//! attacker's IdP account with the victim's address would take the victim's account over.
+//! first login a provisioned user is found by the one rule the provider's admin chose (a
+//! verified email, the userName, or an immutable claim against the SCIM externalId) and
+//! linked; in `jit` mode an unknown person is created from the mapped claims; otherwise the
+//! person is not provisioned. Nothing else links: an IdP account that can choose its username
+//! or an unverified address would otherwise take over the account of whoever already has it.
 
-use super::idp::{Idp, Kind as IdpKind};
+use super::idp::{Idp, Kind as IdpKind, LinkBy};
 use super::Claims;
 use crate::auth::identities;
 use crate::db::schema::groups;
+use crate::db::text::same_identity;
 use crate::db::time::now;
 use crate::db::DbConn;
 use crate::error::Error;
@@ -32,6 +34,10 @@ pub enum Outcome {
     Inactive,
     /// The match is already linked to another person at this provider.
     Conflict,
+    /// A JIT user would be named after an address the provider did not verify.
+    EmailUnverified,
+    /// A JIT user would take a userName an unlinked user already has (named).
+    NameTaken(String),
 }
 
 /// The result of accepting an invitation through an IdP sign-in.
@@ -72,7 +78,7 @@ pub fn accept_invite(
         let vouched = p.email_verified
             && p.email
                 .as_deref()
-                .is_some_and(|e| e.trim().eq_ignore_ascii_case(email.trim()));
+                .is_some_and(|e| same_identity(e, email.trim()));
         if !vouched {
             return Ok(InviteOutcome::EmailMismatch { invited: email });
         }
@@ -94,19 +100,34 @@ pub struct Profile {
     pub user_name: Option<String>,
     pub email: Option<String>,
     pub email_verified: bool,
+    /// The mapping takes the userName from an address the provider did not verify.
+    pub user_name_unverified: bool,
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub display_name: Option<String>,
     pub groups: Vec<String>,
 }
 
-/// Applies the provider's mapping. userName falls back to the SAML NameID, then to a verified
-/// email.
+/// Applies the provider's mapping. An address counts as verified when the provider says so or
+/// its admin trusts all of them. A userName taken from an email claim counts only when that
+/// address is verified; otherwise it falls back to the SAML NameID, then to a verified email.
 pub fn profile(idp: &Idp, claims: &Claims) -> Profile {
     let m = &idp.mapping;
     let email = claims.first(m, "email");
-    let email_verified = claims.email_verified && email.is_some();
-    let mut user_name = claims.first(m, "userName");
+    let email_verified = (claims.email_verified || idp.linking.trust_email) && email.is_some();
+    let from_email = |claim: &str| {
+        claim == "email"
+            || m.get("email")
+                .is_some_and(|names| names.iter().any(|n| n == claim))
+    };
+    let mut user_name_unverified = false;
+    let mut user_name = match claims.first_named(m, "userName") {
+        Some((claim, _)) if from_email(claim) && !email_verified => {
+            user_name_unverified = true;
+            None
+        }
+        found => found.map(|(_, v)| v),
+    };
     if user_name.is_none() && idp.kind == IdpKind::Saml {
         user_name.clone_from(&claims.name_id);
     }
@@ -117,6 +138,7 @@ pub fn profile(idp: &Idp, claims: &Claims) -> Profile {
         user_name,
         email,
         email_verified,
+        user_name_unverified,
         given_name: claims.first(m, "givenName"),
         family_name: claims.first(m, "familyName"),
         display_name: claims.first(m, "displayName"),
@@ -149,12 +171,40 @@ pub fn resolve(
 ) -> Result<Outcome, Error> {
     match attempt(c, tenant, mode, idp, claims)? {
         Attempt::Done(o) => Ok(o),
-        // The winner has made and linked the person by now: this finds them.
+        // A racing first sign-in of the same person has made and linked them by now: this
+        // finds them. If it does not, the userName belongs to someone this sign-in may not
+        // link to.
         Attempt::Raced => match attempt(c, tenant, mode, idp, claims)? {
             Attempt::Done(o) => Ok(o),
-            Attempt::Raced => Err(Error::Conflict(
-                "another sign-in is creating this person; try again".into(),
+            Attempt::Raced => Ok(Outcome::NameTaken(
+                profile(idp, claims)
+                    .user_name
+                    .unwrap_or_else(|| claims.subject.clone()),
             )),
+        },
+    }
+}
+
+/// The existing user the provider's linking rule finds, if any.
+fn linkable(
+    c: &mut DbConn,
+    tenant: &TenantId,
+    idp: &Idp,
+    claims: &Claims,
+    p: &Profile,
+) -> Result<Option<UserId>, Error> {
+    match &idp.linking.by {
+        LinkBy::Email => match (&p.email, p.email_verified) {
+            (Some(email), true) => users::linkable_by_email(c, tenant, email),
+            _ => Ok(None),
+        },
+        LinkBy::UserName => match &p.user_name {
+            Some(name) => users::linkable_by_user_name(c, tenant, name),
+            None => Ok(None),
+        },
+        LinkBy::Claim(claim) => match claims.value_of(claim) {
+            Some(value) => users::by_external_id(c, tenant, &value),
+            None => Ok(None),
         },
     }
 }
@@ -178,16 +228,10 @@ fn attempt(
         }
     }
     let p = profile(idp, claims);
-    let found = match &p.user_name {
-        Some(name) => users::by_user_name(c, tenant, name)?,
-        None => None,
-    };
-    let found = match (found, &p.email) {
-        (Some(id), _) => Some(id),
-        (None, Some(email)) if p.email_verified => users::by_email(c, tenant, email)?,
-        _ => None,
-    };
-    let user = match found {
+    if p.user_name_unverified {
+        return Ok(Attempt::Done(Outcome::EmailUnverified));
+    }
+    let user = match linkable(c, tenant, idp, claims, &p)? {
         Some(user) => {
             if users::active(c, tenant, &user)? != Some(true) {
                 // An invited person signing in at an IdP that vouches for the invited
@@ -208,7 +252,7 @@ fn attempt(
             }
             user
         }
-        None if mode == Mode::Jit => match create(c, tenant, claims, &p) {
+        None if mode == Mode::Jit => match create(c, tenant, idp, claims, &p) {
             Ok(user) => user,
             Err(Error::Taken(_)) => return Ok(Attempt::Raced),
             Err(e) => return Err(e),
@@ -224,6 +268,7 @@ fn attempt(
 fn create(
     c: &mut DbConn,
     tenant: &TenantId,
+    idp: &Idp,
     claims: &Claims,
     p: &Profile,
 ) -> Result<UserId, Error> {
@@ -248,6 +293,13 @@ fn create(
     }
     if let Some(d) = &p.display_name {
         doc["displayName"] = Value::String(d.clone());
+    }
+    // Linked by an immutable claim: recorded where that rule looks, so the person is found
+    // the same way by a later provider or a SCIM client that shares the id.
+    if let LinkBy::Claim(claim) = &idp.linking.by {
+        if let Some(v) = claims.value_of(claim) {
+            doc["externalId"] = Value::String(v);
+        }
     }
     // Only a verified address is recorded: a later login may be linked by it.
     if let (Some(e), true) = (&p.email, p.email_verified) {

@@ -180,6 +180,8 @@ async fn resolve(db: &Db, p: &Provider, claims: Claims) -> Result<UserId, Refusa
         ),
         Outcome::Inactive => ("inactive", Err(Refusal::Inactive { tenant })),
         Outcome::Conflict => ("conflict", Err(Refusal::Conflict { tenant, idp })),
+        Outcome::EmailUnverified => ("email_unverified", Err(Refusal::EmailUnverified { idp })),
+        Outcome::NameTaken(name) => ("name_taken", Err(Refusal::NameTaken { tenant, idp, name })),
     };
     crate::ops::login(method, counted);
     if let Ok(user) = &result {

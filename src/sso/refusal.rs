@@ -22,6 +22,14 @@ pub enum Refusal {
     Inactive { tenant: String },
     /// The matching user is linked to another person at this provider.
     Conflict { tenant: String, idp: String },
+    /// The userName would come from an address the IdP did not verify.
+    EmailUnverified { idp: String },
+    /// A new account would take a userName an existing account has.
+    NameTaken {
+        tenant: String,
+        idp: String,
+        name: String,
+    },
     /// The IdP did not vouch for the invited address.
     InviteMismatch { invited: String, idp: String },
     /// The IdP identity already belongs to another user than the invited one.

@@ -34,11 +34,6 @@ pub struct SamlSettings {
     /// Unsolicited responses (IdP-initiated login) are refused unless this is set.
     #[serde(default)]
     pub idp_initiated: bool,
-    /// SAML has no standard claim that an address was verified. When the IdP is a directory
-    /// the organisation manages, the admin may vouch for its addresses: they then link
-    /// existing accounts and are stored on new ones, like an OIDC `email_verified`.
-    #[serde(default)]
-    pub trust_email: bool,
 }
 
 /// Signature algorithms accepted on responses. The list also bounds the digests, so SHA-1
@@ -167,7 +162,6 @@ pub fn read_metadata(xml: &str, metadata_url: Option<String>) -> Result<SamlSett
         metadata_xml: xml.to_owned(),
         metadata_url,
         idp_initiated: false,
-        trust_email: false,
     })
 }
 
@@ -287,7 +281,7 @@ pub fn verify(
                 .into(),
         );
     }
-    let claims = claims(&assertion, settings.trust_email)?;
+    let claims = claims(&assertion)?;
     Ok(Verified {
         claims,
         remember_until: remember_until(&assertion),
@@ -323,7 +317,7 @@ fn remember_until(a: &Assertion) -> OffsetDateTime {
 
 /// The NameID and attributes. An attribute is known by its Name and, when it has one, by its
 /// FriendlyName too, so mappings can use either.
-fn claims(a: &Assertion, trust_email: bool) -> Result<Claims, String> {
+fn claims(a: &Assertion) -> Result<Claims, String> {
     let name_id = a
         .subject
         .as_ref()
@@ -355,8 +349,9 @@ fn claims(a: &Assertion, trust_email: bool) -> Result<Claims, String> {
     Ok(Claims {
         subject: name_id.clone(),
         attributes,
-        // SAML has no standard way to vouch for an address; only the admin can.
-        email_verified: trust_email,
+        // SAML has no standard way to vouch for an address; only the admin can, with the
+        // provider's trust_email.
+        email_verified: false,
         name_id: Some(name_id),
     })
 }

@@ -477,6 +477,11 @@ async fn platform_admin_sets_up_a_tenant(app: TestApp) {
     )
     .await;
     assert_eq!(added.0, 201, "{}", added.1);
+    // A first sign-in links by an address the provider verified, unless the admin says else.
+    assert_eq!(
+        (added.1["link_by"].clone(), added.1["trust_email"].clone()),
+        (json!("email"), json!(false))
+    );
     assert_eq!(
         added.1["redirect_uri"],
         format!("{}/t/{slug}/sso/okta/callback", app.url)
@@ -515,6 +520,28 @@ async fn platform_admin_sets_up_a_tenant(app: TestApp) {
     .await;
     assert_eq!(patched.0, 200, "{}", patched.1);
     assert_eq!(patched.1["active"], false);
+    let relinked = call(
+        &app,
+        me,
+        Method::PATCH,
+        &format!("{t}/idps/okta"),
+        Some(json!({"link_by": "userName"})),
+    )
+    .await;
+    assert_eq!(relinked.1["link_by"], "userName", "{}", relinked.1);
+    refused(
+        &call(
+            &app,
+            me,
+            Method::PATCH,
+            &format!("{t}/idps/okta"),
+            Some(json!({"link_by": "nickname"})),
+        )
+        .await,
+        422,
+        "invalid",
+        Some("link_by"),
+    );
     assert_eq!(
         patched.1["mapping"]["userName"],
         json!(["preferred_username", "email"])

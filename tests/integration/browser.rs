@@ -76,6 +76,7 @@ async fn oidc_login_in_a_browser(app: TestApp) {
                     .unwrap(),
                     client_secret: Some("muster-secret".into()),
                     discovered: Some(doc),
+                    linking: idp::Linking::default(),
                 },
             )
         })
@@ -105,8 +106,7 @@ async fn saml_login_in_a_browser(app: TestApp) {
     let md = saml::fetch_metadata(app.state.outbound(), &format!("{}/metadata", peer.url))
         .await
         .unwrap();
-    let mut settings = saml::read_metadata(&md, None).unwrap();
-    settings.trust_email = true;
+    let settings = saml::read_metadata(&md, None).unwrap();
     let slug = t.slug.clone();
     app.state
         .db
@@ -122,6 +122,10 @@ async fn saml_login_in_a_browser(app: TestApp) {
                     settings: serde_json::to_value(settings).unwrap(),
                     client_secret: None,
                     discovered: None,
+                    linking: idp::Linking {
+                        by: idp::LinkBy::Email,
+                        trust_email: true,
+                    },
                 },
             )
         })

@@ -520,6 +520,26 @@ fn idp_add_checks_the_provider_first_and_never_lists_secrets() {
     assert!(ok(d, &["idp", "list", "acme"]).contains("okta\toidc\tdisabled"));
     let mapping = ok(d, &["idp", "map", "acme", "entra", "groups", "memberOf"]);
     assert!(mapping.contains("groups\tmemberOf\n"), "{mapping}");
+    assert_eq!(rows[0][5], "links by email", "{list}");
+    ok(
+        d,
+        &[
+            "idp",
+            "link",
+            "acme",
+            "entra",
+            "userName",
+            "--trust-email",
+            "on",
+        ],
+    );
+    let list = ok(d, &["idp", "list", "acme"]);
+    assert!(
+        list.contains("links by userName (all addresses trusted)"),
+        "{list}"
+    );
+    let err = fails(d, &["idp", "link", "acme", "entra", "nickname"]);
+    assert!(err.contains("email, userName or claim:<name>"), "{err}");
     ok(d, &["idp", "remove", "acme", "entra"]);
     assert!(!ok(d, &["idp", "list", "acme"]).contains("entra"));
     let err = fails(d, &["idp", "remove", "acme", "entra"]);

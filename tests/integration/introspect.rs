@@ -263,6 +263,19 @@ async fn idp_tokens_open_userinfo_and_jit_creates_the_person(app: TestApp) {
         .await;
     assert_eq!(userinfo(&s, &bob).await.0, 200);
 
+    // A token links by the provider's rule alone: a username the token's person chose, with
+    // an address the IdP did not verify, reaches nobody's account.
+    s.tenant
+        .user(
+            "carol@example.test",
+            json!({"emails": [{"value": "carol@example.test"}]}),
+        )
+        .await;
+    let chosen = json!({"claims": {"email": "carol@example.test", "email_verified": false,
+                                   "preferred_username": "carol@example.test"}});
+    let mallory = idp_token(&s, "mallory", Some(chosen)).await;
+    assert_eq!(userinfo(&s, &mallory).await.0, 401);
+
     // A deactivated person's tokens stop working; so does every token once the introspector goes.
     let alice_id = me["sub"].as_str().unwrap();
     let off = admin(

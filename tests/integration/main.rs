@@ -15,6 +15,7 @@ mod filters;
 mod groups;
 mod introspect;
 mod limits;
+mod linking;
 mod listing;
 mod ops;
 mod outbound;

@@ -21,21 +21,43 @@ struct Setup {
 /// A tenant with SAML provider `entra` at a fresh pysaml2 IdP, trusted for email addresses,
 /// its settings changed by `tweak`.
 async fn setup(app: TestApp, mode: Mode, tweak: fn(&mut SamlSettings)) -> Setup {
+    setup_linking(app, mode, tweak, trusted()).await
+}
+
+async fn setup_linking(
+    app: TestApp,
+    mode: Mode,
+    tweak: fn(&mut SamlSettings),
+    linking: idp::Linking,
+) -> Setup {
     let tenant = app.tenant_with_mode(mode).await;
     let peer = peers::saml();
-    add_entra(&app, &tenant.slug, &peer.url, tweak).await;
+    add_entra(&app, &tenant.slug, &peer.url, tweak, linking).await;
     Setup { app, tenant, peer }
 }
 
 fn as_is(_: &mut SamlSettings) {}
 
-async fn add_entra(app: &TestApp, tenant: &str, idp_url: &str, tweak: fn(&mut SamlSettings)) {
+/// Links by email, every address of the IdP vouched for by the admin.
+fn trusted() -> idp::Linking {
+    idp::Linking {
+        by: idp::LinkBy::Email,
+        trust_email: true,
+    }
+}
+
+async fn add_entra(
+    app: &TestApp,
+    tenant: &str,
+    idp_url: &str,
+    tweak: fn(&mut SamlSettings),
+    linking: idp::Linking,
+) {
     let md_url = format!("{idp_url}/metadata");
     let xml = saml::fetch_metadata(app.state.outbound(), &md_url)
         .await
         .expect("IdP metadata");
     let mut settings = saml::read_metadata(&xml, Some(md_url)).expect("metadata accepted");
-    settings.trust_email = true;
     tweak(&mut settings);
     let t = tenant.to_owned();
     app.state
@@ -52,6 +74,7 @@ async fn add_entra(app: &TestApp, tenant: &str, idp_url: &str, tweak: fn(&mut Sa
                     settings: serde_json::to_value(settings).unwrap(),
                     client_secret: None,
                     discovered: None,
+                    linking,
                 },
             )
         })
@@ -287,7 +310,12 @@ async fn sp_metadata_and_jit_sign_in(app: TestApp) {
 }
 
 async fn scim_mode_links_provisioned_users_only(app: TestApp) {
-    let s = setup(app, Mode::Scim, as_is).await;
+    // The NameID is the userName, in a directory the tenant runs.
+    let by_name = idp::Linking {
+        by: idp::LinkBy::UserName,
+        trust_email: false,
+    };
+    let s = setup_linking(app, Mode::Scim, as_is, by_name).await;
     let id = s
         .tenant
         .user("alice@example.test", json!({"active": true}))
@@ -404,10 +432,8 @@ async fn idp_initiated_only_when_enabled_and_never_twice(app: TestApp) {
 
     // Another tenant on the same app that allows IdP-initiated sign-in.
     let tenant = off.app.tenant_with_mode(Mode::Jit).await;
-    add_entra(&off.app, &tenant.slug, &off.peer.url, |s| {
-        s.idp_initiated = true;
-    })
-    .await;
+    let tweak = |s: &mut SamlSettings| s.idp_initiated = true;
+    add_entra(&off.app, &tenant.slug, &off.peer.url, tweak, trusted()).await;
     let slug = tenant.slug.clone();
     off.app
         .state
@@ -483,7 +509,7 @@ async fn metadata_without_a_signing_certificate_is_refused(app: TestApp) {
 }
 
 async fn email_links_only_when_the_idp_is_trusted_for_it(app: TestApp) {
-    let s = setup(app, Mode::Scim, |s| s.trust_email = false).await;
+    let s = setup_linking(app, Mode::Scim, as_is, idp::Linking::default()).await;
     s.tenant
         .user(
             "alice.example",
@@ -498,7 +524,7 @@ async fn email_links_only_when_the_idp_is_trusted_for_it(app: TestApp) {
 
     // The same IdP, trusted by the admin for its addresses: linked by email.
     let tenant = s.app.tenant_with_mode(Mode::Scim).await;
-    add_entra(&s.app, &tenant.slug, &s.peer.url, as_is).await;
+    add_entra(&s.app, &tenant.slug, &s.peer.url, as_is, trusted()).await;
     let id = tenant
         .user(
             "alice.example",

@@ -161,6 +161,7 @@ async fn add_okta(app: &TestApp, tenant: &str, issuer: &str) {
                     .unwrap(),
                     client_secret: Some("muster-secret".into()),
                     discovered: Some(doc),
+                    linking: idp::Linking::default(),
                 },
             )
         })
@@ -195,13 +196,13 @@ impl Setup {
         format!("muster_session_{}", self.tenant.slug)
     }
 
-    async fn account(&self, agent: &mut Agent) -> Page {
+    pub(crate) async fn account(&self, agent: &mut Agent) -> Page {
         agent.get(&format!("{}/account", self.base())).await
     }
 }
 
 /// Asserts a refusal: an HTML page with the status and no session started.
-fn assert_refused(s: &Setup, agent: &Agent, page: &Page, status: u16, says: &str) {
+pub(crate) fn assert_refused(s: &Setup, agent: &Agent, page: &Page, status: u16, says: &str) {
     assert_eq!(page.status, status, "{}", page.body);
     assert!(
         page.body.contains(says),

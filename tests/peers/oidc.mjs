@@ -30,6 +30,9 @@
 //   mallory   alice@example.test with email_verified false (account takeover)
 //   bob       bob@example.test, verified
 //   noverify  noverify@example.test, email_verified absent
+//   kelvin    preferred_username "\u212Aim" (KELVIN SIGN, folds to "kim"), verified
+//   ada       preferred_username and email ada@contoso.test, email_verified absent
+//             (how Entra ID signs people in: the UPN, no verification claim)
 //   <x>       <x>@example.test, verified
 
 import { createServer } from 'node:http';
@@ -59,6 +62,8 @@ const accounts = {
   mallory: { email: 'alice@example.test', email_verified: false, name: 'Mallory' },
   bob: { email: 'bob@example.test', email_verified: true, name: 'Bob Example', given_name: 'Bob', family_name: 'Example' },
   noverify: { email: 'noverify@example.test' },
+  kelvin: { preferred_username: '\u212Aim', email: 'kelvin@example.test', email_verified: true },
+  ada: { preferred_username: 'ada@contoso.test', email: 'ada@contoso.test', name: 'Ada Lovelace' },
 };
 
 // Our own signing key (not the provider's dev keys) so the scenario hook can
@@ -85,7 +90,7 @@ const provider = new Provider(issuer, {
   claims: {
     openid: ['sub'],
     email: ['email', 'email_verified'],
-    profile: ['name', 'given_name', 'family_name'],
+    profile: ['name', 'given_name', 'family_name', 'preferred_username'],
     groups: ['groups'],
   },
   features: { devInteractions: { enabled: true } },

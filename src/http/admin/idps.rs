@@ -36,7 +36,10 @@ pub struct IdpOut {
     pub scopes: Option<Vec<String>>,
     pub entity_id: Option<String>,
     pub idp_initiated: Option<bool>,
-    pub trust_email: Option<bool>,
+    /// How a first sign-in finds an existing user: `email`, `userName` or `claim:<name>`.
+    pub link_by: String,
+    /// Every address the provider sends counts as verified.
+    pub trust_email: bool,
     /// Which claims or attributes fill each User attribute, first present wins.
     pub mapping: BTreeMap<String, Vec<String>>,
     /// What to give the provider: the OIDC redirect URI, or the SAML SP metadata URL.
@@ -61,7 +64,8 @@ fn idp_out(public_url: &str, tenant: &TenantSlug, i: idp::Idp) -> IdpOut {
         scopes: oidc.as_ref().map(|o| o.scopes.clone()),
         entity_id: saml.as_ref().map(|s| s.entity_id.clone()),
         idp_initiated: saml.as_ref().map(|s| s.idp_initiated),
-        trust_email: saml.as_ref().map(|s| s.trust_email),
+        link_by: i.linking.by.to_string(),
+        trust_email: i.linking.trust_email,
         mapping: i.mapping.clone().into_iter().collect(),
         redirect_uri: oidc.as_ref().map(|_| format!("{base}/callback")),
         sp_metadata_url: saml.as_ref().map(|_| format!("{base}/metadata")),
@@ -93,7 +97,7 @@ async fn list_idps(
 }
 
 /// A new identity provider. OIDC: `issuer`, `client_id`, `client_secret`, `scopes`. SAML:
-/// `metadata_xml` or `metadata_url`, `allow_idp_initiated`, `trust_email`.
+/// `metadata_xml` or `metadata_url`, `allow_idp_initiated`. Both: `link_by`, `trust_email`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewIdp {
@@ -111,14 +115,28 @@ pub struct NewIdp {
     pub metadata_url: Option<String>,
     #[serde(default)]
     pub allow_idp_initiated: bool,
+    /// `email` (the default), `userName` or `claim:<name>`.
+    pub link_by: Option<String>,
     #[serde(default)]
     pub trust_email: bool,
+}
+
+fn link_by(v: Option<String>) -> ApiResult<Option<idp::LinkBy>> {
+    v.map(|s| {
+        s.parse()
+            .map_err(|e: String| ApiError::invalid("link_by", e))
+    })
+    .transpose()
 }
 
 fn spec(b: NewIdp) -> ApiResult<idp::Spec> {
     let need = |v: Option<String>, field: &'static str| {
         v.filter(|s| !s.trim().is_empty())
             .ok_or_else(|| ApiError::invalid(field, format!("an OIDC provider needs {field}")))
+    };
+    let linking = idp::Linking {
+        by: link_by(b.link_by)?.unwrap_or_default(),
+        trust_email: b.trust_email,
     };
     match b.kind.parse::<idp::Kind>() {
         Ok(idp::Kind::Oidc) => Ok(idp::Spec::Oidc {
@@ -130,6 +148,7 @@ fn spec(b: NewIdp) -> ApiResult<idp::Spec> {
                 .unwrap_or_else(|| vec!["email".into(), "profile".into()]),
             slug: b.slug,
             title: b.title,
+            linking,
         }),
         Ok(idp::Kind::Saml) => {
             if b.metadata_xml.is_none() && b.metadata_url.is_none() {
@@ -144,7 +163,7 @@ fn spec(b: NewIdp) -> ApiResult<idp::Spec> {
                 metadata_xml: b.metadata_xml,
                 metadata_url: b.metadata_url,
                 idp_initiated: b.allow_idp_initiated,
-                trust_email: b.trust_email,
+                linking,
             })
         }
         Err(e) => Err(ApiError::invalid("kind", e)),
@@ -192,9 +211,13 @@ pub struct IdpChange {
     /// User attribute → the claims that fill it, first present wins; an empty list restores
     /// the default.
     pub mapping: Option<BTreeMap<String, Vec<String>>>,
+    /// How a first sign-in finds an existing user: `email`, `userName` or `claim:<name>`.
+    pub link_by: Option<String>,
+    /// Whether every address the provider sends counts as verified.
+    pub trust_email: Option<bool>,
 }
 
-/// Enable, disable or re-map an identity provider.
+/// Enable, disable or re-map an identity provider, or change how it links.
 #[utoipa::path(tag = "identity providers", request_body = IdpChange, responses((status = 200, body = IdpOut)))]
 #[patch("/tenants/{tenant}/idps/{idp}")]
 async fn change_idp(
@@ -205,7 +228,11 @@ async fn change_idp(
 ) -> ApiResult<HttpResponse> {
     let (slug, idp_slug) = path.into_inner();
     let b = body.into_inner();
+    let by = link_by(b.link_by)?;
     let changed = write(&state, &caller, slug.clone(), move |c, t| {
+        if by.is_some() || b.trust_email.is_some() {
+            idp::set_linking(c, &t.id, &idp_slug, by, b.trust_email)?;
+        }
         if let Some(active) = b.active {
             idp::set_active(c, &t.id, &idp_slug, active)?;
         }

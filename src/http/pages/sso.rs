@@ -115,6 +115,22 @@ fn page(tenant: &TenantSlug, r: Refusal) -> Page {
                  Ask your administrator."
             ),
         ),
+        Refusal::EmailUnverified { idp } => Page::new(
+            403,
+            "Your email address is not verified",
+            format!(
+                "This sign-in names you by your email address, but {idp} did not confirm that \
+                 the address is yours. Verify it at {idp}, or ask your administrator."
+            ),
+        ),
+        Refusal::NameTaken { tenant, idp, name } => Page::new(
+            409,
+            "This name belongs to another account",
+            format!(
+                "{tenant} already has an account named {name}, and {idp} is not set up to sign \
+                 in to it. Ask your administrator to link it."
+            ),
+        ),
         Refusal::InviteMismatch { invited, idp } => Page::new(
             403,
             "This sign-in does not match the invitation",

@@ -1,0 +1,2 @@
+ALTER TABLE identity_providers DROP COLUMN link_by;
+ALTER TABLE identity_providers DROP COLUMN trust_email;
