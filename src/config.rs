@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 
 /// Every setting: its environment variable and its key in `muster.toml`.
-pub const SETTINGS: [(&str, &str); 18] = [
+pub const SETTINGS: [(&str, &str); 20] = [
     ("DATABASE_URL", "database_url"),
     ("MUSTER_BIND", "bind"),
     ("MUSTER_PUBLIC_URL", "public_url"),
@@ -27,6 +27,8 @@ pub const SETTINGS: [(&str, &str); 18] = [
     ("MUSTER_ACTIVITY_RETENTION_DAYS", "activity_retention_days"),
     ("MUSTER_PAT_DAYS", "pat_days"),
     ("MUSTER_PAT_MAX_DAYS", "pat_max_days"),
+    ("MUSTER_SECRET_KEY", "secret_key"),
+    ("MUSTER_SECRET_KEY_PREVIOUS", "secret_key_previous"),
 ];
 
 /// The settings as given, from the environment over `muster.toml`.
@@ -146,6 +148,10 @@ pub struct Config {
     pub pat_days: u32,
     /// The longest lifetime a personal access token may be given.
     pub pat_max_days: u32,
+    /// The key stored secrets are sealed with (see `vault`); `None`: the SQLite key file.
+    pub secret_key: Option<String>,
+    /// Keys that still open secrets during a rotation.
+    pub secret_key_previous: Vec<String>,
 }
 
 impl Config {
@@ -197,6 +203,15 @@ impl Config {
             config.trusted_proxies = parse_trusted(&list)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", label("MUSTER_TRUSTED_PROXIES")))?;
         }
+        config.secret_key = var("MUSTER_SECRET_KEY").filter(|k| !k.trim().is_empty());
+        config.secret_key_previous = var("MUSTER_SECRET_KEY_PREVIOUS")
+            .map(|v| {
+                v.split(',')
+                    .map(|k| k.trim().to_owned())
+                    .filter(|k| !k.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
         config.smtp_url = var("MUSTER_SMTP_URL");
         config.smtp_ca_file = var("MUSTER_SMTP_CA_FILE").map(Into::into);
         if let Some(from) = var("MUSTER_MAIL_FROM") {
@@ -286,6 +301,8 @@ impl Config {
             activity_retention_days: 90,
             pat_days: 90,
             pat_max_days: 366,
+            secret_key: None,
+            secret_key_previous: Vec::new(),
         })
     }
 }

@@ -21,3 +21,4 @@ pub mod scim;
 pub mod sso;
 pub mod state;
 pub mod tenants;
+pub mod vault;

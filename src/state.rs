@@ -31,16 +31,19 @@ impl AppState {
         }
     }
 
-    /// Opens the database (applying migrations) and builds the state.
+    /// Loads the secret key, opens the database (applying migrations), seals what is not
+    /// sealed under the current key, and builds the state.
     ///
     /// # Errors
     /// When the database cannot be opened or migrated.
     pub fn open(config: Config) -> anyhow::Result<AppState> {
+        crate::vault::install(crate::vault::load(&config)?)?;
         let db = Db::open(&config.database, config.pool_size, config.db_wait)?;
+        let mut c = db.conn()?;
+        reseal(&mut c)?;
         // The token signing key exists before the first request needs it.
-        db.conn()
-            .map_err(anyhow::Error::from)
-            .and_then(|mut c| crate::issuer::keys::current(&mut c).map_err(anyhow::Error::from))?;
+        crate::issuer::keys::current(&mut c)?;
+        drop(c);
         let mailer = crate::notify::mailer::Mailer::new(
             config.smtp_url.as_deref(),
             config.smtp_ca_file.as_deref(),
@@ -57,4 +60,22 @@ impl AppState {
             hasher: Hasher::new(2),
         })
     }
+}
+
+/// Seals every stored secret under the current secret key: values from before sealing, and
+/// those a previous key sealed (a rotation). Returns how many were rewritten.
+///
+/// # Errors
+/// Database errors; a value no loaded key opens.
+pub fn reseal(c: &mut crate::db::DbConn) -> anyhow::Result<usize> {
+    let n = crate::db::write_tx(c, |c| {
+        Ok::<_, crate::error::Error>(crate::issuer::keys::reseal(c)? + crate::sso::idp::reseal(c)?)
+    })?;
+    if n > 0 {
+        tracing::info!(
+            secrets = n,
+            "sealed stored secrets under the current secret key"
+        );
+    }
+    Ok(n)
 }

@@ -141,6 +141,7 @@ impl Server {
         let mut config = Config::new(addr.to_string(), url.clone(), database.clone(), pool_size)?;
         config.workers = workers;
         config.activity_log = activity_log;
+        config.secret_key = Some(muster::vault::Key::generate().encoded());
         let state = tokio::task::spawn_blocking(move || AppState::open(config)).await??;
         let (handle, thread) = spawn_http(state.clone(), listener).await?;
         Ok(Server {

@@ -28,6 +28,16 @@ pub enum KeysCmd {
 }
 
 #[derive(Subcommand)]
+pub enum SecretKeyCmd {
+    /// Print a new random key, for MUSTER_SECRET_KEY.
+    Generate,
+    /// Seal every stored secret under the current key. With MUSTER_SECRET_KEY: set the new key
+    /// there and the old one in MUSTER_SECRET_KEY_PREVIOUS, run this, then drop the old key.
+    /// With the SQLite key file: a new key replaces the file.
+    Rotate,
+}
+
+#[derive(Subcommand)]
 pub enum AdminTokenCmd {
     /// Make a token and print it alone on stdout. It is shown only this once.
     Create {
@@ -90,6 +100,25 @@ pub fn keys(config: Config, cmd: KeysCmd) -> anyhow::Result<()> {
             for (kid, created, retired) in keys::list(&mut c)? {
                 println!("{kid}\t{created}\t{}", retired.unwrap_or_default());
             }
+        }
+    }
+    Ok(())
+}
+
+pub fn secret_key(config: Config, cmd: SecretKeyCmd) -> anyhow::Result<()> {
+    match cmd {
+        SecretKeyCmd::Generate => println!("{}", crate::vault::Key::generate().encoded()),
+        SecretKeyCmd::Rotate => {
+            let file = crate::vault::begin_file_rotation(&config)?;
+            let current = crate::vault::load(&config)?.current_id();
+            // Opening the state seals every secret under the current key.
+            let (_, mut c) = open(config.clone())?;
+            crate::state::reseal(&mut c)?;
+            if file {
+                crate::vault::finish_file_rotation(&config)?;
+            }
+            println!("{current}");
+            eprintln!("every stored secret is sealed under key {current}");
         }
     }
     Ok(())

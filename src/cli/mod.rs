@@ -55,6 +55,9 @@ enum Command {
     /// Manage the keys muster signs access tokens with (published at /.well-known/jwks.json).
     #[command(subcommand)]
     Keys(credentials::KeysCmd),
+    /// The key muster seals stored secrets with (signing keys, IdP client secrets).
+    #[command(subcommand)]
+    SecretKey(credentials::SecretKeyCmd),
     /// Invite someone by email (or send a pending invitation again with a new link). Prints
     /// the link alone on stdout; the email goes out through `muster serve`.
     Invite(people::InviteArgs),
@@ -94,6 +97,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Token(cmd) => tenant::token(config, cmd),
         Command::Idp(cmd) => sso::idp(config, cmd),
         Command::Keys(cmd) => credentials::keys(config, cmd),
+        Command::SecretKey(cmd) => credentials::secret_key(config, cmd),
         Command::Introspector(cmd) => sso::introspector(config, cmd),
         Command::Client(cmd) => credentials::client(config, cmd),
         Command::Invite(args) => people::invite(config, args),

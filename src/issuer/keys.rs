@@ -1,7 +1,7 @@
 //! The keys muster signs its access tokens with: ES256 (P-256) key pairs in the database, so
 //! every process signs with the same key and a restart keeps it. The first is made when none
 //! exists; `muster keys rotate` makes a new one current and retires the old, which stays in the
-//! JWKS until every token it signed has expired.
+//! JWKS until every token it signed has expired. Private keys are stored sealed (`vault`).
 
 use crate::db::schema::signing_keys;
 use crate::db::time::format_time;
@@ -75,13 +75,18 @@ fn lock(c: &mut DbConn) -> Result<(), diesel::result::Error> {
     Ok(())
 }
 
+/// What a private key is sealed for: its own row.
+fn context(kid: &str) -> String {
+    format!("signing_keys.private_pem:{kid}")
+}
+
 fn insert(c: &mut DbConn) -> Result<SigningKey, Error> {
     let (kid, pem, jwk) = generate()?;
     diesel::insert_into(signing_keys::table)
         .values((
             signing_keys::kid.eq(&kid),
             signing_keys::alg.eq(ALG),
-            signing_keys::private_pem.eq(&pem),
+            signing_keys::private_pem.eq(crate::vault::seal(&context(&kid), &pem)?),
             signing_keys::public_jwk.eq(jwk.to_string()),
             signing_keys::created_at.eq(format_time(OffsetDateTime::now_utc())),
         ))
@@ -92,14 +97,39 @@ fn insert(c: &mut DbConn) -> Result<SigningKey, Error> {
     })
 }
 
-fn newest_active(c: &mut DbConn) -> Result<Option<SigningKey>, diesel::result::Error> {
-    Ok(signing_keys::table
+fn newest_active(c: &mut DbConn) -> Result<Option<SigningKey>, Error> {
+    signing_keys::table
         .filter(signing_keys::retired_at.is_null())
         .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
         .select((signing_keys::kid, signing_keys::private_pem))
         .first::<(String, String)>(c)
         .optional()?
-        .map(|(kid, private_pem)| SigningKey { kid, private_pem }))
+        .map(|(kid, sealed)| {
+            let private_pem = crate::vault::open(&context(&kid), &sealed)?;
+            Ok(SigningKey { kid, private_pem })
+        })
+        .transpose()
+}
+
+/// Seals every private key under the current secret key (those stored before sealing, or
+/// under a previous key). Returns how many were rewritten.
+///
+/// # Errors
+/// Database errors; a key that does not open.
+pub fn reseal(c: &mut DbConn) -> Result<usize, Error> {
+    let rows: Vec<(String, String)> = signing_keys::table
+        .select((signing_keys::kid, signing_keys::private_pem))
+        .load(c)?;
+    let mut n = 0;
+    for (kid, stored) in rows {
+        if let Some(sealed) = crate::vault::refresh(&context(&kid), &stored)? {
+            diesel::update(signing_keys::table.find(&kid))
+                .set(signing_keys::private_pem.eq(sealed))
+                .execute(c)?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// The key to sign with, made now if there is none.

@@ -251,7 +251,11 @@ pub fn add(c: &mut DbConn, tenant: &TenantId, new: NewIdp) -> Result<Idp, Error>
             identity_providers::kind.eq(new.kind.to_string()),
             identity_providers::active.eq(true),
             identity_providers::settings.eq(new.settings.to_string()),
-            identity_providers::client_secret.eq(&new.client_secret),
+            identity_providers::client_secret.eq(new
+                .client_secret
+                .as_deref()
+                .map(|s| crate::vault::seal(&secret_context(&id), s))
+                .transpose()?),
             identity_providers::mapping.eq(&mapping),
             identity_providers::discovered.eq(&new.discovered),
             identity_providers::discovered_at.eq(new.discovered.as_ref().map(|_| stamp.clone())),
@@ -324,17 +328,45 @@ pub fn title(c: &mut DbConn, idp_id: &str) -> Result<Option<String>, Error> {
         .optional()?)
 }
 
-/// The OIDC client secret; read only to talk to the IdP.
+/// What a client secret is sealed for: its own provider.
+fn secret_context(idp_id: &str) -> String {
+    format!("identity_providers.client_secret:{idp_id}")
+}
+
+/// The OIDC client secret; read only to talk to the IdP. Stored sealed (`vault`).
 ///
 /// # Errors
-/// Database errors.
+/// Database errors; a secret that does not open.
 pub fn client_secret(c: &mut DbConn, idp_id: &str) -> Result<Option<String>, Error> {
-    Ok(identity_providers::table
+    identity_providers::table
         .find(idp_id)
         .select(identity_providers::client_secret)
         .first::<Option<String>>(c)
         .optional()?
-        .flatten())
+        .flatten()
+        .map(|s| crate::vault::open(&secret_context(idp_id), &s))
+        .transpose()
+}
+
+/// Seals every client secret under the current secret key. Returns how many were rewritten.
+///
+/// # Errors
+/// Database errors; a secret that does not open.
+pub fn reseal(c: &mut DbConn) -> Result<usize, Error> {
+    let rows: Vec<(String, Option<String>)> = identity_providers::table
+        .select((identity_providers::id, identity_providers::client_secret))
+        .load(c)?;
+    let mut n = 0;
+    for (id, stored) in rows {
+        let Some(stored) = stored else { continue };
+        if let Some(sealed) = crate::vault::refresh(&secret_context(&id), &stored)? {
+            diesel::update(identity_providers::table.find(&id))
+                .set(identity_providers::client_secret.eq(sealed))
+                .execute(c)?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// The cached OIDC discovery document and JWKS, and when they were fetched.

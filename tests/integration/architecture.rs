@@ -13,6 +13,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 1),
     ("ops", 2),
     ("limits", 2),
+    ("vault", 2),
     ("tenants", 3),
     ("auth", 4),
     ("activity", 4),

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// `muster` in `dir`, with a clean environment: SQLite `muster.db` in `dir`, quiet logs.
-fn command(dir: &Path) -> Command {
+pub(crate) fn command(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_muster"));
     c.current_dir(dir)
         .env_remove("DATABASE_URL")
@@ -19,6 +19,8 @@ fn command(dir: &Path) -> Command {
         .env_remove("MUSTER_MAIL_FROM")
         .env_remove("MUSTER_OUTBOX_DIR")
         .env_remove("MUSTER_LOG_FORMAT")
+        .env_remove("MUSTER_SECRET_KEY")
+        .env_remove("MUSTER_SECRET_KEY_PREVIOUS")
         // The test IdPs run on this machine.
         .env("MUSTER_DEV_LOOPBACK_IDPS", "on")
         .env("MUSTER_LOG", "warn")
@@ -27,20 +29,20 @@ fn command(dir: &Path) -> Command {
 }
 
 /// Runs `muster <args>` in `dir` to completion.
-fn muster(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn muster(dir: &Path, args: &[&str]) -> Output {
     command(dir).args(args).output().expect("run muster")
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Runs `muster <args>` and asserts it succeeded; returns stdout.
-fn ok(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn ok(dir: &Path, args: &[&str]) -> String {
     let o = muster(dir, args);
     assert!(
         o.status.success(),
@@ -54,7 +56,7 @@ fn ok(dir: &Path, args: &[&str]) -> String {
 
 /// Runs `muster <args>`, asserts it failed with a message on stderr and nothing on stdout;
 /// returns stderr.
-fn fails(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn fails(dir: &Path, args: &[&str]) -> String {
     let o = muster(dir, args);
     assert!(
         !o.status.success(),
@@ -71,7 +73,7 @@ fn fails(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A fresh working directory with tenant `acme` in it.
-fn with_acme() -> tempfile::TempDir {
+pub(crate) fn with_acme() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     ok(dir.path(), &["tenant", "create", "acme", "--name", "Acme"]);
     dir
@@ -345,7 +347,7 @@ async fn printed_token_works_against_muster_serve() {
 }
 
 /// Every file of the SQLite database (main file, WAL, shared memory).
-fn database_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn database_files(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
         .expect("read dir")
         .filter_map(Result::ok)

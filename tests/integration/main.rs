@@ -25,6 +25,7 @@ mod peers;
 mod people;
 mod protocol;
 mod saml;
+mod secrets;
 mod sso;
 mod tokens;
 mod users;

@@ -12,6 +12,9 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::OnceCell;
 
+/// The secret key of every test app (32 bytes, base64): seals signing keys and IdP secrets.
+pub const TEST_SECRET_KEY: &str = "bXVzdGVyLXRlc3Qtc2VjcmV0LWtleS0zMi1ieXRlcyE=";
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -104,6 +107,8 @@ impl TestApp {
         config.outbox_dir = dir.path().join("outbox");
         // The test IdPs (oidc-provider, pysaml2) run on this machine.
         config.dev_loopback_idps = true;
+        // One process seals with one key; every app of the test binary shares this one.
+        config.secret_key = Some(TEST_SECRET_KEY.to_owned());
         tweak(&mut config);
         let state = tokio::task::spawn_blocking(move || AppState::open(config))
             .await
