@@ -38,6 +38,20 @@ impl Key {
         }
     }
 
+    /// A key derived from a random secret held elsewhere (a cookie), for one purpose: what it
+    /// seals opens only for whoever holds that secret.
+    pub fn derive(purpose: &str, secret: &str) -> Key {
+        let digest = Sha256::new()
+            .chain_update(b"muster derived key\0")
+            .chain_update(purpose.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(secret.as_bytes())
+            .finalize();
+        Key {
+            bytes: digest.into(),
+        }
+    }
+
     /// Reads a key written as base64 (either alphabet) or 64 hex digits.
     ///
     /// # Errors

@@ -215,6 +215,7 @@ diesel::table! {
         locked_until -> Nullable<Text>,
         created_at -> Text,
         sent_at -> Nullable<Text>,
+        expires_at -> Nullable<Text>,
     }
 }
 

@@ -98,9 +98,19 @@ impl Mailer {
                 let path = file.clone();
                 tokio::task::spawn_blocking(move || {
                     std::fs::create_dir_all(&dir)?;
-                    // Written whole, then renamed: a reader never sees half a message.
+                    // Written whole, then renamed: a reader never sees half a message. Only
+                    // muster's user may read it: it holds a live link.
+                    use std::io::Write as _;
+                    use std::os::unix::fs::OpenOptionsExt as _;
                     let tmp = path.with_extension("eml.part");
-                    std::fs::write(&tmp, bytes)?;
+                    let mut f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .mode(0o600)
+                        .open(&tmp)?;
+                    f.write_all(&bytes)?;
+                    f.sync_all()?;
                     std::fs::rename(&tmp, &path)
                 })
                 .await

@@ -2,7 +2,8 @@
 //! what caused it, so an acknowledged invite cannot lose its email. A worker in every muster
 //! process claims due rows one by one with a conditional update (only one process wins a row),
 //! sends, and marks them sent; a failure is retried with exponential backoff, so emails wait
-//! out an SMTP outage and a restart. Once sent, the body (which may hold a link) is erased.
+//! out an SMTP outage and a restart. Once sent, failed for good, or past the expiry of the link
+//! it carries, the body (which may hold a link) is erased.
 
 use super::mailer::Mailer;
 use super::{Kind, Rendered};
@@ -27,7 +28,8 @@ pub const MAX_ATTEMPTS: i32 = 400;
 /// How often an idle worker looks for due emails.
 const POLL: StdDuration = StdDuration::from_millis(500);
 
-/// Writes an email to the outbox; call inside the transaction that causes it.
+/// Writes an email to the outbox; call inside the transaction that causes it. `expires` is
+/// when the link in it stops working: unsent by then, the email is given up.
 ///
 /// # Errors
 /// Database errors.
@@ -37,6 +39,7 @@ pub fn enqueue(
     kind: Kind,
     recipient: &str,
     r: &Rendered,
+    expires: OffsetDateTime,
 ) -> Result<String, DieselError> {
     let id = uuid::Uuid::new_v4().to_string();
     let now = format_time(OffsetDateTime::now_utc());
@@ -53,6 +56,7 @@ pub fn enqueue(
             n::attempts.eq(0),
             n::next_attempt_at.eq(&now),
             n::created_at.eq(&now),
+            n::expires_at.eq(format_time(expires)),
         ))
         .execute(c)?;
     crate::ops::email("queued");
@@ -76,6 +80,22 @@ pub struct Claimed {
 pub fn claim(c: &mut DbConn, limit: i64) -> Result<Vec<Claimed>, DieselError> {
     let now = OffsetDateTime::now_utc();
     let now_s = format_time(now);
+    let expired = diesel::update(
+        n::table
+            .filter(n::status.eq("pending"))
+            .filter(n::expires_at.lt(&now_s))
+            .filter(n::locked_until.is_null().or(n::locked_until.le(&now_s))),
+    )
+    .set((
+        n::status.eq("failed"),
+        n::last_error.eq("the link in it expired before it could be sent"),
+        n::html.eq(""),
+        n::text.eq(""),
+    ))
+    .execute(c)?;
+    for _ in 0..expired {
+        crate::ops::email("failed");
+    }
     let due: Vec<String> = n::table
         .filter(n::status.eq("pending"))
         .filter(n::next_attempt_at.le(&now_s))
@@ -170,6 +190,12 @@ pub fn failed(
             n::locked_until.eq(None::<String>),
         ))
         .execute(c)?;
+    if give_up {
+        // A failed email is never sent: its link need not wait in the database.
+        diesel::update(n::table.find(id))
+            .set((n::html.eq(""), n::text.eq("")))
+            .execute(c)?;
+    }
     Ok(())
 }
 

@@ -186,7 +186,14 @@ pub fn store(c: &mut DbConn, t: &Tenant, d: Draft) -> Result<Invited, Error> {
             ))
             .execute(c)?;
         let email_id = match &mail {
-            Some(m) => Some(outbox::enqueue(c, &t.id, MailKind::Invite, &email, m)?),
+            Some(m) => Some(outbox::enqueue(
+                c,
+                &t.id,
+                MailKind::Invite,
+                &email,
+                m,
+                expires_at,
+            )?),
             None => None,
         };
         Ok(Invited {

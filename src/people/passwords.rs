@@ -186,7 +186,14 @@ pub fn store_reset(c: &mut DbConn, t: &Tenant, d: ResetDraft) -> Result<String, 
             ))
             .execute(c)?;
         if let Some((email, rendered)) = &d.mail {
-            outbox::enqueue(c, &t.id, MailKind::PasswordReset, email, rendered)?;
+            outbox::enqueue(
+                c,
+                &t.id,
+                MailKind::PasswordReset,
+                email,
+                rendered,
+                d.expires,
+            )?;
         }
         Ok(d.link.clone())
     })

@@ -1,7 +1,9 @@
 //! A sign-in between leaving for the IdP and coming back. What must be checked on return
-//! (OIDC state, nonce and PKCE verifier; the SAML request id) is kept in the database, keyed
-//! by the hash of a random value in a cookie scoped to the provider's path: the browser that
-//! started the sign-in is the only one that can finish it, once, within ten minutes.
+//! (OIDC state, nonce and PKCE verifier; the SAML request id; the invitation it accepts) is
+//! kept in the database, keyed by the hash of a random value in a cookie scoped to the
+//! provider's path and sealed with a key derived from that value: the browser that started
+//! the sign-in is the only one that can finish it, once, within ten minutes, and the database
+//! alone holds none of its secrets.
 
 use crate::auth::secret;
 use crate::db::schema::login_flows;
@@ -36,6 +38,14 @@ pub struct Secrets {
     pub invite: Option<String>,
 }
 
+/// What a flow's secrets are sealed for.
+const SEALED_FOR: &str = "login_flows.secrets";
+
+/// The key of a flow's secrets: from the cookie value, which the database keeps only hashed.
+fn sealing_key(cookie: &str) -> crate::vault::Key {
+    crate::vault::Key::derive(SEALED_FOR, cookie)
+}
+
 /// A sign-in in progress.
 #[derive(Debug, Clone)]
 pub struct Flow {
@@ -56,6 +66,7 @@ pub fn start(c: &mut DbConn, flow: &Flow) -> Result<String, Error> {
     diesel::delete(login_flows::table.filter(login_flows::expires_at.lt(format_time(now))))
         .execute(c)?;
     let secrets = serde_json::to_string(&flow.secrets).map_err(Error::internal)?;
+    let secrets = sealing_key(&id).seal(SEALED_FOR, &secrets)?;
     diesel::insert_into(login_flows::table)
         .values((
             login_flows::id_hash.eq(secret::hash(&id)),
@@ -96,6 +107,9 @@ pub fn take(c: &mut DbConn, id: &str, idp_id: &str) -> Result<Option<Flow>, Erro
     if deleted == 0 || !live || flow_idp != idp_id {
         return Ok(None);
     }
+    let Some(secrets) = sealing_key(id).open(SEALED_FOR, &secrets) else {
+        return Ok(None);
+    };
     let Ok(secrets) = serde_json::from_str(&secrets) else {
         return Ok(None);
     };

@@ -712,6 +712,55 @@ async fn without_smtp_emails_land_in_the_outbox_folder(backend: Backend) {
     let eml = std::fs::read_to_string(&file).expect("the .eml file");
     assert!(eml.contains("To: eve@example.test"), "{eml}");
     assert!(eml.contains("Subject: You are invited to"), "{eml}");
+    // It holds a live link: muster's user alone may read it.
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+}
+
+/// The outbox row of the one email of an app, with its body.
+async fn outbox_body(app: &TestApp) -> (String, Option<String>, String, String) {
+    app.state
+        .db
+        .run(|c| {
+            use diesel::prelude::*;
+            use muster::db::schema::notifications as n;
+            n::table
+                .select((n::status, n::last_error, n::html, n::text))
+                .first(c)
+                .map_err(Error::from)
+        })
+        .await
+        .unwrap()
+}
+
+/// An email that cannot go out before its link expires is given up, and the link leaves the
+/// database with it.
+async fn undelivered_emails_keep_no_live_links(backend: Backend) {
+    // Nothing listens there: every attempt fails and is retried.
+    let down = "smtp://127.0.0.1:9?tls=none".to_owned();
+    let Some(app) = TestApp::start_with(backend, true, move |c| c.smtp_url = Some(down)).await
+    else {
+        return;
+    };
+    let t = app.tenant_with_mode(Mode::Invite).await;
+    let i = invite(&app, &t, "hal@example.test", Duration::seconds(2))
+        .await
+        .unwrap();
+    let token = i.link.rsplit('/').next().unwrap().to_owned();
+    let (status, _, html, text) = outbox_body(&app).await;
+    assert_eq!(status, "pending");
+    assert!(text.contains(&token) || html.contains(&token));
+    for _ in 0..100 {
+        if outbox_body(&app).await.0 == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (status, error, html, text) = outbox_body(&app).await;
+    assert_eq!(status, "failed");
+    assert!(error.unwrap_or_default().contains("expired"));
+    assert_eq!((html.as_str(), text.as_str()), ("", ""));
 }
 
 async fn admin_delete_waits_for_group_removal(app: TestApp) {
@@ -794,6 +843,30 @@ async fn sso_follows_the_mode_and_accepts_invitations(app: TestApp) {
     let cb = s
         .to_callback(&mut alice, "alice", &format!("?invite={token}"))
         .await;
+    // Meanwhile the database holds the sign-in sealed under a key from the browser's cookie:
+    // neither the invitation nor the PKCE verifier can be read out of it.
+    let stored: Vec<String> = s
+        .app
+        .state
+        .db
+        .run(|c| {
+            use diesel::prelude::*;
+            use muster::db::schema::login_flows;
+            login_flows::table
+                .select(login_flows::secrets)
+                .load::<String>(c)
+                .map_err(muster::error::Error::from)
+        })
+        .await
+        .unwrap();
+    assert!(!stored.is_empty());
+    for secrets in stored {
+        assert!(secrets.starts_with("sealed:v1:"), "{secrets}");
+        assert!(
+            !secrets.contains(&token) && !secrets.contains("pkce"),
+            "{secrets}"
+        );
+    }
     let done = alice.get(&cb).await;
     assert_eq!(done.status, 303, "{}", done.body);
     let ids = s
@@ -999,6 +1072,14 @@ mod with_smtp {
     #[actix_web::test]
     async fn postgres_without_smtp_emails_land_in_the_outbox_folder() {
         without_smtp_emails_land_in_the_outbox_folder(Backend::Postgres).await;
+    }
+    #[actix_web::test]
+    async fn sqlite_undelivered_emails_keep_no_live_links() {
+        undelivered_emails_keep_no_live_links(Backend::Sqlite).await;
+    }
+    #[actix_web::test]
+    async fn postgres_undelivered_emails_keep_no_live_links() {
+        undelivered_emails_keep_no_live_links(Backend::Postgres).await;
     }
     #[actix_web::test]
     async fn sqlite_templates_are_checked_and_used() {
