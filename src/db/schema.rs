@@ -268,6 +268,7 @@ diesel::table! {
         jwks -> Nullable<Text>,
         jwks_fetched_at -> Nullable<Text>,
         created_at -> Text,
+        jwks_tried_at -> Nullable<Text>,
     }
 }
 

@@ -77,6 +77,13 @@ impl Accepts {
         people: true,
         app_tokens: false,
     };
+    /// `/metrics`: platform admins alone; its labels name every tenant.
+    pub const PLATFORM: Accepts = Accepts {
+        provisioners: false,
+        platform: true,
+        people: false,
+        app_tokens: false,
+    };
 }
 
 /// Why nobody is calling.

@@ -1,5 +1,6 @@
 //! What an operator needs: `/healthz` (the process is up), `/readyz` (the database answers and
-//! is migrated), Prometheus metrics at `/metrics`, and a request id on every request: taken
+//! is migrated), Prometheus metrics at `/metrics` (for a platform admin token: its labels name
+//! every tenant), and a request id on every request: taken
 //! from `X-Request-Id` when the caller sends a sane one, else made, returned in the response,
 //! and attached to every log line of the request.
 
@@ -25,16 +26,28 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         .unwrap_or_else(|e| Err(e.to_string()));
     match ready {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
+        // The reason stays in the log: a database's error text is not for whoever asks.
         Err(why) => {
             tracing::warn!(reason = %why, "not ready");
-            HttpResponse::ServiceUnavailable()
-                .json(serde_json::json!({"status": "unavailable", "reason": why}))
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({
+                "status": "unavailable",
+                "reason": "the database does not answer; the server log says why"
+            }))
         }
     }
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+/// `GET /metrics`: Prometheus text format, for a platform admin token.
+pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) -> HttpResponse {
+    use super::caller::{authenticate, Accepts, Caller};
+    match authenticate(&state, &req, None, Accepts::PLATFORM).await {
+        Ok(Caller::Platform { .. }) => {}
+        _ => {
+            return HttpResponse::Unauthorized()
+                .insert_header(("www-authenticate", "Bearer"))
+                .body("send a platform admin token as the bearer")
+        }
+    }
     let Some(h) = recorder() else {
         return HttpResponse::ServiceUnavailable().body("metrics are off");
     };

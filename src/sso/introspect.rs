@@ -62,6 +62,8 @@ pub struct Introspector {
     pub jwks: Option<String>,
     pub jwks_fetched_at: Option<String>,
     pub created_at: String,
+    /// The last fetch of the key set, answered or not.
+    pub jwks_tried_at: Option<String>,
 }
 
 /// Fetches and parses a key set; the error says what is wrong, for the admin.
@@ -250,6 +252,7 @@ pub async fn authenticate(
     v.set_issuer(&[&i.issuer]);
     v.set_audience(&[&i.audience]);
     v.set_required_spec_claims(&["exp", "iss", "aud"]);
+    v.validate_nbf = true;
     let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &v)
         .map_err(|e| invalid(format!("the token is not valid: {e}")))?;
     let claims = Claims::from_payload(data.claims, &i.subject_claim)
@@ -280,23 +283,39 @@ async fn key_for(
     if let Some(k) = i.jwks.as_deref().filter(|_| fresh).and_then(pick) {
         return Ok(k);
     }
-    if fetched >= format_time(now - JWKS_RETRY) {
+    let tried = i.jwks_tried_at.clone().unwrap_or_default();
+    if fetched.max(tried) >= format_time(now - JWKS_RETRY) {
         return i
             .jwks
             .as_deref()
             .and_then(pick)
             .ok_or_else(|| invalid("the token's signing key is not in the IdP's key set"));
     }
-    let text = fetch_jwks(out, &i.jwks_url).await.map_err(|e| {
-        tracing::warn!(introspector = %i.name, error = %e, "key set fetch failed");
-        invalid("the IdP's key set cannot be fetched now")
-    })?;
-    let (id, stored) = (i.id.clone(), text.clone());
+    let id = i.id.clone();
+    let text = match fetch_jwks(out, &i.jwks_url).await {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::warn!(introspector = %i.name, error = %e, "key set fetch failed");
+            // Remembered, so the next tokens wait for the retry time rather than each
+            // asking an IdP that is down.
+            db.run_write(move |c| -> Result<_, Error> {
+                diesel::update(ti::table.find(&id))
+                    .set(ti::jwks_tried_at.eq(crate::db::time::now()))
+                    .execute(c)?;
+                Ok(())
+            })
+            .await?;
+            return Err(invalid("the IdP's key set cannot be fetched now"));
+        }
+    };
+    let stored = text.clone();
     db.run_write(move |c| -> Result<_, Error> {
+        let stamp = crate::db::time::now();
         diesel::update(ti::table.find(&id))
             .set((
                 ti::jwks.eq(&stored),
-                ti::jwks_fetched_at.eq(crate::db::time::now()),
+                ti::jwks_fetched_at.eq(&stamp),
+                ti::jwks_tried_at.eq(&stamp),
             ))
             .execute(c)?;
         Ok(())

@@ -42,6 +42,10 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
 /// Clock skew tolerated on the ID token's expiry.
 const LEEWAY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
+/// How long a provider's stored discovery document and key set are used before a sign-in
+/// fetches them again: a key the provider withdrew stops being trusted within this time.
+pub const DISCOVERY_FRESH: time::Duration = time::Duration::hours(1);
+
 /// The shortest time between two JWKS refetches of one provider.
 pub const JWKS_REFETCH_AFTER: time::Duration = time::Duration::minutes(1);
 

@@ -179,8 +179,25 @@ async fn oidc_claims(
     let (Some(nonce), Some(verifier)) = (&secrets.nonce, &secrets.pkce_verifier) else {
         return Err(Refusal::Expired);
     };
+    let stale =
+        crate::db::time::format_time(time::OffsetDateTime::now_utc() - oidc::DISCOVERY_FRESH);
     let doc = match &p.discovered {
-        Some(d) => d.clone(),
+        Some(d)
+            if p.discovered_at
+                .as_deref()
+                .is_some_and(|a| a > stale.as_str()) =>
+        {
+            d.clone()
+        }
+        // Stale: the provider may have withdrawn a key. Refetched; if it cannot be reached,
+        // the stored document still serves (the code must be redeemed there anyway).
+        Some(d) => match refetch(db, site.out, &p.idp, &settings).await {
+            Ok(fresh) => fresh,
+            Err(_) => {
+                tracing::warn!(idp = %p.idp.slug, "discovery refetch failed; using the stored one");
+                d.clone()
+            }
+        },
         None => refetch(db, site.out, &p.idp, &settings).await?,
     };
     let callback = oidc::Callback { code, iss };

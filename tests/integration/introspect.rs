@@ -303,4 +303,84 @@ async fn idp_tokens_open_userinfo_and_jit_creates_the_person(app: TestApp) {
     assert_eq!(userinfo(&s, &bob).await.0, 401);
 }
 
-crate::on_both_backends!(idp_tokens_open_userinfo_and_jit_creates_the_person);
+/// A token is not valid before its `nbf`; while the IdP is down, its stored keys still verify
+/// and a token naming an unknown key asks the IdP at most once per retry period.
+async fn not_before_counts_and_a_down_idp_is_asked_once(app: TestApp) {
+    let mut s = setup(app, Mode::Jit).await;
+    let admin_token = s
+        .app
+        .state
+        .db
+        .run(|c| {
+            muster::auth::admin_tokens::create(c, &format!("ops-{}", uuid::Uuid::new_v4().simple()))
+        })
+        .await
+        .unwrap();
+    let jwks_url = format!("{}/jwks", s.peer.url);
+    let added = admin(&s, &admin_token, reqwest::Method::POST, "/introspectors", Some(json!({"name": "okta-api", "idp": "okta", "issuer": s.peer.url, "audience": "muster", "jwks_url": jwks_url}))).await;
+    assert_eq!(added.0, 201, "{}", added.1);
+
+    let later = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+    let early = idp_token(&s, "alice", Some(json!({"claims": {"nbf": later}}))).await;
+    let (status, body) = userinfo(&s, &early).await;
+    assert_eq!(status, 401, "a token used before its nbf: {body}");
+
+    let good = idp_token(&s, "alice", None).await;
+    let unknown = idp_token(&s, "alice", Some(json!({"kid": "rotated-away"}))).await;
+    s.peer.stop();
+    assert_eq!(userinfo(&s, &good).await.0, 200, "stored keys verify");
+    let slug = s.tenant.slug.clone();
+    let tried = || async {
+        let slug = slug.clone();
+        s.app
+            .state
+            .db
+            .run(move |c| {
+                use diesel::prelude::*;
+                use muster::db::schema::token_introspectors as ti;
+                let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
+                ti::table
+                    .filter(ti::tenant_id.eq(tid))
+                    .select(ti::jwks_tried_at)
+                    .first::<Option<String>>(c)
+                    .map_err(muster::error::Error::from)
+            })
+            .await
+            .unwrap()
+    };
+    // The set was fetched when the introspector was added; let that be two minutes ago.
+    let slug2 = s.tenant.slug.clone();
+    s.app
+        .state
+        .db
+        .run(move |c| {
+            use diesel::prelude::*;
+            use muster::db::schema::token_introspectors as ti;
+            let tid = muster::tenants::by_slug(c, &slug2.as_str().into())?.id;
+            let then = time::OffsetDateTime::now_utc() - time::Duration::minutes(2);
+            diesel::update(ti::table.filter(ti::tenant_id.eq(tid)))
+                .set(ti::jwks_fetched_at.eq(muster::db::time::format_time(then)))
+                .execute(c)
+                .map_err(muster::error::Error::from)
+        })
+        .await
+        .unwrap();
+    let before = tried().await;
+    assert_eq!(userinfo(&s, &unknown).await.0, 401);
+    let first = tried().await;
+    assert!(
+        first.is_some() && first != before,
+        "the failed fetch is remembered"
+    );
+    assert_eq!(userinfo(&s, &unknown).await.0, 401);
+    assert_eq!(
+        tried().await,
+        first,
+        "not asked again within the retry period"
+    );
+}
+
+crate::on_both_backends!(
+    idp_tokens_open_userinfo_and_jit_creates_the_person,
+    not_before_counts_and_a_down_idp_is_asked_once,
+);

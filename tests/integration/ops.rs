@@ -70,9 +70,43 @@ async fn metrics_after_traffic(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    // Its labels name every tenant: only a platform admin may read them.
+    let anonymous = app
+        .client
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let text = anonymous.text().await.unwrap();
+    assert!(!text.contains(t.slug.as_str()), "{text}");
+    let scim = app
+        .client
+        .get(format!("{}/metrics", app.url))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        scim.status(),
+        401,
+        "a tenant's SCIM token is no platform credential"
+    );
+    let admin = app
+        .state
+        .db
+        .run(|c| {
+            muster::auth::admin_tokens::create(
+                c,
+                &format!("metrics-{}", uuid::Uuid::new_v4().simple()),
+            )
+        })
+        .await
+        .unwrap();
     let text = app
         .client
         .get(format!("{}/metrics", app.url))
+        .bearer_auth(admin)
         .send()
         .await
         .unwrap()

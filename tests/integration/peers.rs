@@ -15,6 +15,14 @@ pub struct Peer {
     pub ports: Vec<u16>,
 }
 
+impl Peer {
+    /// Stops the peer now, as an outage would.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();

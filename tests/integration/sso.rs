@@ -391,6 +391,42 @@ async fn callback_checks_state_and_browser(app: TestApp) {
     );
 }
 
+/// The provider withdraws the key it signed with (it leaked, say): once muster's copy of the
+/// key set is older than an hour, the next sign-in fetches it again and the key verifies
+/// nothing more.
+async fn a_key_the_idp_withdrew_stops_being_trusted(app: TestApp) {
+    let s = setup(app, Mode::Jit).await;
+    assert_eq!(s.sign_in(&mut Agent::new(), "alice").await.status, 303);
+    let r = reqwest::Client::new()
+        .post(format!("{}/__scenario", s.peer.url))
+        .json(&json!({"publish": "other"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    // Within the hour the stored key set still serves.
+    assert_eq!(s.sign_in(&mut Agent::new(), "alice").await.status, 303);
+    let slug = s.tenant.slug.clone();
+    s.app
+        .state
+        .db
+        .run(move |c| {
+            use diesel::prelude::*;
+            use muster::db::schema::identity_providers as ip;
+            let tid = muster::tenants::by_slug(c, &slug.as_str().into())?.id;
+            let then = time::OffsetDateTime::now_utc() - time::Duration::minutes(61);
+            diesel::update(ip::table.filter(ip::tenant_id.eq(tid)))
+                .set(ip::discovered_at.eq(muster::db::time::format_time(then)))
+                .execute(c)
+                .map_err(muster::error::Error::from)
+        })
+        .await
+        .unwrap();
+    let mut agent = Agent::new();
+    let page = s.sign_in(&mut agent, "alice").await;
+    assert_refused(&s, &agent, &page, 403, "Sign-in refused");
+}
+
 async fn bad_id_tokens_are_refused(app: TestApp) {
     let s = setup(app, Mode::Jit).await;
     let cases = [
@@ -531,6 +567,7 @@ crate::on_both_backends!(
     unverified_email_does_not_link,
     callback_checks_state_and_browser,
     bad_id_tokens_are_refused,
+    a_key_the_idp_withdrew_stops_being_trusted,
     return_to_only_to_allowed_urls,
     another_tenants_response_is_refused,
     logout_ends_the_session,

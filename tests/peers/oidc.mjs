@@ -24,6 +24,8 @@
 //             the secret of the client named in aud)
 //     key     "other": RS256 with a fresh key that is not in /jwks, real kid
 //     kid     string: signed with the real key under this kid header
+//   {"publish": "other"}  from now on /jwks lists only a fresh key, not the one
+//                     tokens are signed with (the key was withdrawn); null restores
 //
 // Accounts (the dev login form takes any login name; the password is ignored):
 //   alice     alice@example.test, verified, "Alice Example", groups [engineering]
@@ -105,6 +107,11 @@ const provider = new Provider(issuer, {
 });
 
 let pendingMutation = null;
+let publishOther = false;
+const otherPublicJwk = {
+  ...(await exportJWK((await generateKeyPair('RS256', { extractable: true })).publicKey)),
+  kid: `other-${randomBytes(6).toString('hex')}`, alg: 'RS256', use: 'sig',
+};
 
 const b64url = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
@@ -166,14 +173,21 @@ provider.use(async (ctx, next) => {
   }
   if (ctx.path === '/__scenario' && ctx.method === 'POST') {
     try {
-      const { mutate } = JSON.parse(await readBody(ctx.req));
+      const { mutate, publish } = JSON.parse(await readBody(ctx.req));
       checkMutation(mutate ?? null);
+      if (publish !== undefined && publish !== null && publish !== 'other') throw new Error('publish must be "other" or null');
       pendingMutation = mutate ?? null;
-      ctx.body = { ok: true, mutate: pendingMutation };
+      if (publish !== undefined) publishOther = publish === 'other';
+      ctx.body = { ok: true, mutate: pendingMutation, publishOther };
     } catch (e) {
       ctx.status = 400;
       ctx.body = { ok: false, error: e.message };
     }
+    return;
+  }
+  if (publishOther && ctx.path === '/jwks' && ctx.method === 'GET') {
+    ctx.type = 'application/jwk-set+json';
+    ctx.body = { keys: [otherPublicJwk] };
     return;
   }
   await next();

@@ -1,0 +1,1 @@
+ALTER TABLE token_introspectors DROP COLUMN jwks_tried_at;
