@@ -11,14 +11,29 @@ use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponse};
 
 /// The session cookie's name for a tenant: one per tenant, so signing in to one leaves
-/// another alone.
-pub fn cookie_name(tenant: &TenantSlug) -> String {
-    format!("muster_session_{tenant}")
+/// another alone. Over https it has the `__Host-` prefix: browsers then keep it only when it
+/// is Secure, for this host alone, at `/`, so a sibling subdomain or a plain-http page cannot
+/// plant or overwrite it.
+pub fn cookie_name(secure: bool, tenant: &TenantSlug) -> String {
+    let prefix = if secure { "__Host-" } else { "" };
+    format!("{prefix}muster_session_{tenant}")
+}
+
+/// The name of a cookie scoped to a path below `/` (a sign-in in progress): `__Secure-` over
+/// https, which browsers accept only from a secure page with the Secure flag.
+pub fn path_cookie_name(secure: bool, name: &str) -> String {
+    let prefix = if secure { "__Secure-" } else { "" };
+    format!("{prefix}{name}")
+}
+
+/// Whether the request's server is reached over https.
+fn secure_request(req: &HttpRequest) -> bool {
+    super::state_of(req).is_ok_and(|s| secure(&s))
 }
 
 /// The session cookie's value in a request, if it has one for the tenant.
 pub fn cookie_value(req: &HttpRequest, tenant: &TenantSlug) -> Option<String> {
-    req.cookie(&cookie_name(tenant))
+    req.cookie(&cookie_name(secure_request(req), tenant))
         .map(|c| c.value().to_owned())
 }
 
@@ -63,7 +78,8 @@ pub async fn start(
         .await
         .map_err(Page::from)?;
     let target = return_to.unwrap_or_else(|| format!("/t/{}/account", t.slug));
-    let mut sc = cookie(secure(state), cookie_name(&t.slug), sid, "/".to_owned());
+    let https = secure(state);
+    let mut sc = cookie(https, cookie_name(https, &t.slug), sid, "/".to_owned());
     sc.set_max_age(CookieDuration::seconds(session::LIFETIME.whole_seconds()));
     let mut r = see_other(&target).cookie(sc).finish();
     r.extensions_mut()
@@ -92,7 +108,7 @@ pub async fn current(
 
 /// Ends the request's session of the tenant (if any) and forgets the cookie.
 pub async fn end(state: &AppState, req: &HttpRequest, tenant: &TenantSlug) -> HttpResponse {
-    let name = cookie_name(tenant);
+    let name = cookie_name(secure(state), tenant);
     if let Some(value) = cookie_value(req, tenant) {
         if let Err(e) = state.db.run_write(move |c| session::end(c, &value)).await {
             return Page::from(e).response();
@@ -114,5 +130,9 @@ mod tests {
             assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax"), "{c}");
             assert_eq!(c.contains("Secure"), secure, "{c}");
         }
+        let acme = TenantSlug::from("acme");
+        assert_eq!(cookie_name(true, &acme), "__Host-muster_session_acme");
+        assert_eq!(cookie_name(false, &acme), "muster_session_acme");
+        assert_eq!(path_cookie_name(true, "f"), "__Secure-f");
     }
 }

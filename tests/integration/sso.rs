@@ -530,6 +530,19 @@ async fn logout_ends_the_session(app: TestApp) {
     let mut agent = Agent::new();
     assert_eq!(s.sign_in(&mut agent, "alice").await.status, 303);
     let stolen = agent.cookies.get(&s.session_cookie()).cloned().unwrap();
+    // A page of another site cannot sign the person out.
+    let cookie = format!("{}={stolen}", s.session_cookie());
+    let forged = s
+        .app
+        .client
+        .post(format!("{}/logout", s.base()))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(s.account(&mut agent).await.status, 200, "still signed in");
     let out = agent.post(&format!("{}/logout", s.base()), &[]).await;
     assert_eq!(out.status, 303);
     assert!(!agent.cookies.contains_key(&s.session_cookie()));

@@ -60,5 +60,9 @@ pub(super) async fn logout(
     req: HttpRequest,
     path: web::Path<TenantSlug>,
 ) -> HttpResponse {
+    // Another site must not sign people out (a nuisance that can also hide a later attack).
+    if let Some(refused) = super::from_another_site(&state, &req, &path) {
+        return refused.response();
+    }
     session::end(&state, &req, &path).await
 }

@@ -39,7 +39,8 @@ fn flow_path(t: &TenantSlug, i: &str) -> String {
 
 /// The cookie of a sign-in in progress, scoped to the provider's path.
 fn flow_cookie<'c>(secure: bool, kind: IdpKind, id: String, path: String) -> Cookie<'c> {
-    let mut c = session::cookie(secure, flow::COOKIE.to_owned(), id, path);
+    let name = session::path_cookie_name(secure, flow::COOKIE);
+    let mut c = session::cookie(secure, name, id, path);
     if kind == IdpKind::Saml && secure {
         // The SAML response arrives as a POST from the IdP's site, which a Lax cookie would
         // not accompany. (Over plain http, browsers refuse SameSite=None; that is for local
@@ -261,7 +262,8 @@ async fn finish(
     (tenant, idp): (TenantSlug, String),
     answer: Result<Answer, String>,
 ) -> HttpResponse {
-    let cookie = req.cookie(flow::COOKIE).map(|c| c.value().to_owned());
+    let flow_cookie = session::path_cookie_name(session::secure(state), flow::COOKIE);
+    let cookie = req.cookie(&flow_cookie).map(|c| c.value().to_owned());
     let done = match answer {
         Ok(a) => {
             login::finish(
@@ -282,7 +284,7 @@ async fn finish(
         Err(r) => Err(page(&tenant, r)),
     };
     let mut resp = respond(r);
-    let gone = session::removal(state, flow::COOKIE.to_owned(), flow_path(&tenant, &idp));
+    let gone = session::removal(state, flow_cookie, flow_path(&tenant, &idp));
     let _ = resp.add_cookie(&gone);
     resp
 }
