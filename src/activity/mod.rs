@@ -31,6 +31,11 @@ const QUEUE: usize = 10_000;
 const BATCH: usize = 5_000;
 /// How long the writer waits for more entries before storing a batch.
 const GATHER: Duration = Duration::from_secs(1);
+/// Entries a tenant gets per minute, per process, for requests without a valid credential:
+/// enough to see a misconfigured IdP, too few for anyone to fill the log with noise.
+pub const ANONYMOUS_PER_MINUTE: u32 = 20;
+/// Tenants (named by whoever calls) counted per minute; beyond it, nothing anonymous is kept.
+const ANONYMOUS_TENANTS: usize = 10_000;
 
 /// One thing that happened in a tenant.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +76,8 @@ pub struct Log {
     rx: Arc<std::sync::Mutex<Option<mpsc::Receiver<Entry>>>>,
     stopping: Arc<watch::Sender<bool>>,
     running: Arc<Mutex<()>>,
+    /// This minute's count of entries without a valid credential, by tenant slug.
+    anonymous: Arc<std::sync::Mutex<(i64, HashMap<String, u32>)>>,
 }
 
 impl Log {
@@ -82,7 +89,28 @@ impl Log {
             rx: Arc::new(std::sync::Mutex::new(enabled.then_some(rx))),
             stopping: Arc::new(watch::channel(false).0),
             running: Arc::new(Mutex::new(())),
+            anonymous: Arc::default(),
         }
+    }
+
+    /// Whether an entry for a request without a valid credential may be kept: at most
+    /// [`ANONYMOUS_PER_MINUTE`] per tenant and minute in this process.
+    pub fn admit_anonymous(&self, tenant: &TenantSlug) -> bool {
+        let minute = time::OffsetDateTime::now_utc().unix_timestamp() / 60;
+        let Ok(mut guard) = self.anonymous.lock() else {
+            return false;
+        };
+        let (at, counts) = &mut *guard;
+        if *at != minute {
+            *at = minute;
+            counts.clear();
+        }
+        if counts.len() >= ANONYMOUS_TENANTS && !counts.contains_key(tenant.as_str()) {
+            return false;
+        }
+        let n = counts.entry(tenant.as_str().to_owned()).or_insert(0);
+        *n += 1;
+        *n <= ANONYMOUS_PER_MINUTE
     }
 
     /// Whether entries are recorded at all.

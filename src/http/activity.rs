@@ -48,10 +48,13 @@ pub async fn scim(
     let path = req.path().to_owned();
     let query = req.query_string().to_owned();
     let res = next.call(req).await?;
-    let mut e = Entry::new(
-        "scim",
-        &TenantSlug::from(path.split('/').nth(3).unwrap_or_default()),
-    );
+    let tenant = TenantSlug::from(path.split('/').nth(3).unwrap_or_default());
+    let anonymous = res.request().extensions().get::<Credential>().is_none();
+    if anonymous && !state.activity.admit_anonymous(&tenant) {
+        metrics::counter!("muster_activity_dropped_total").increment(1);
+        return Ok(res);
+    }
+    let mut e = Entry::new("scim", &tenant);
     e.status = res.status().as_u16();
     e.scim_type = res
         .response()

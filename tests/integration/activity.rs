@@ -284,4 +284,44 @@ mod switched_off {
     }
 }
 
-crate::on_both_backends!(okta_style_sync_is_in_the_log);
+/// Requests without a valid credential are logged, but nobody can fill a tenant's log with
+/// them: past a few a minute they are counted, not kept.
+async fn anonymous_noise_is_capped(app: TestApp) {
+    let t = app.tenant().await;
+    let admin = admin_token(&app).await;
+    for _ in 0..60 {
+        let r = app
+            .client
+            .get(format!("{}/scim/v2/{}/Users", app.url, t.slug))
+            .bearer_auth("not-a-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    // One authenticated request after them: once it is stored, so is everything before it.
+    assert_eq!(t.get("/Users").await.status, 200);
+    let mut kept = Vec::new();
+    for _ in 0..100 {
+        kept = log(&app, &admin, t.slug.as_str(), "?limit=500").await["items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if kept.iter().any(|e| e["status"] == 200) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let anonymous = kept
+        .iter()
+        .filter(|e| e["actor"] == "no valid credential")
+        .count();
+    // One minute's allowance, or two when the minute turned during the loop.
+    let per_minute = muster::activity::ANONYMOUS_PER_MINUTE as usize;
+    assert!(
+        (per_minute..=2 * per_minute).contains(&anonymous),
+        "{anonymous} of 60 kept"
+    );
+}
+
+crate::on_both_backends!(okta_style_sync_is_in_the_log, anonymous_noise_is_capped);
