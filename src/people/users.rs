@@ -64,20 +64,30 @@ pub fn by_user_name(
         .optional()?)
 }
 
-/// The one user whose email is `email`; none when several share it (ambiguous, so no match).
-///
-/// # Errors
-/// Database errors.
-pub fn by_email(c: &mut DbConn, tenant: &TenantId, email: &str) -> Result<Option<UserId>, Error> {
-    let ids: Vec<UserId> = attrs::table
+/// Up to `limit` users with an email whose index key (case-folded) is `email`'s.
+fn with_email_key(
+    c: &mut DbConn,
+    tenant: &TenantId,
+    email: &str,
+    limit: i64,
+) -> Result<Vec<UserId>, Error> {
+    Ok(attrs::table
         .filter(attrs::tenant_id.eq(tenant))
         .filter(attrs::rtype.eq(Kind::User.name()))
         .filter(attrs::path.eq("emails.value"))
         .filter(attrs::val.eq(norm_str(email, false)))
         .select(attrs::resource_id)
         .distinct()
-        .limit(2)
-        .load(c)?;
+        .limit(limit)
+        .load(c)?)
+}
+
+/// The one user whose email is `email`; none when several share it (ambiguous, so no match).
+///
+/// # Errors
+/// Database errors.
+pub fn by_email(c: &mut DbConn, tenant: &TenantId, email: &str) -> Result<Option<UserId>, Error> {
+    let ids = with_email_key(c, tenant, email, 2)?;
     Ok(match <[UserId; 1]>::try_from(ids) {
         Ok([one]) => Some(one),
         Err(_) => None,
@@ -117,15 +127,7 @@ pub fn linkable_by_email(
 ) -> Result<Option<UserId>, Error> {
     // The index folds more than linking may; it narrows the candidates, the documents decide.
     const CANDIDATES: i64 = 64;
-    let ids: Vec<UserId> = attrs::table
-        .filter(attrs::tenant_id.eq(tenant))
-        .filter(attrs::rtype.eq(Kind::User.name()))
-        .filter(attrs::path.eq("emails.value"))
-        .filter(attrs::val.eq(norm_str(email, false)))
-        .select(attrs::resource_id)
-        .distinct()
-        .limit(CANDIDATES)
-        .load(c)?;
+    let ids = with_email_key(c, tenant, email, CANDIDATES)?;
     if ids.len() as i64 == CANDIDATES {
         return Ok(None);
     }

@@ -131,15 +131,7 @@ async fn admin(
 async fn idp_tokens_open_userinfo_and_jit_creates_the_person(app: TestApp) {
     let s = setup(app, Mode::Jit).await;
     let slug = s.tenant.slug.clone();
-    let admin_token = s
-        .app
-        .state
-        .db
-        .run(|c| {
-            muster::auth::admin_tokens::create(c, &format!("ops-{}", uuid::Uuid::new_v4().simple()))
-        })
-        .await
-        .unwrap();
+    let admin_token = s.app.admin_token().await;
     let alice = idp_token(&s, "alice", None).await;
     // Nothing trusts the IdP's tokens yet.
     assert_eq!(userinfo(&s, &alice).await.0, 401);
@@ -307,15 +299,7 @@ async fn idp_tokens_open_userinfo_and_jit_creates_the_person(app: TestApp) {
 /// and a token naming an unknown key asks the IdP at most once per retry period.
 async fn not_before_counts_and_a_down_idp_is_asked_once(app: TestApp) {
     let mut s = setup(app, Mode::Jit).await;
-    let admin_token = s
-        .app
-        .state
-        .db
-        .run(|c| {
-            muster::auth::admin_tokens::create(c, &format!("ops-{}", uuid::Uuid::new_v4().simple()))
-        })
-        .await
-        .unwrap();
+    let admin_token = s.app.admin_token().await;
     let jwks_url = format!("{}/jwks", s.peer.url);
     let added = admin(&s, &admin_token, reqwest::Method::POST, "/introspectors", Some(json!({"name": "okta-api", "idp": "okta", "issuer": s.peer.url, "audience": "muster", "jwks_url": jwks_url}))).await;
     assert_eq!(added.0, 201, "{}", added.1);

@@ -19,15 +19,7 @@ async fn switch_mode(s: &Setup, mode: &str) {
 }
 
 async fn admin_patch(s: &Setup, path: &str, change: Value) -> Value {
-    let token = s
-        .app
-        .state
-        .db
-        .run(|c| {
-            muster::auth::admin_tokens::create(c, &format!("ops-{}", uuid::Uuid::new_v4().simple()))
-        })
-        .await
-        .unwrap();
+    let token = s.app.admin_token().await;
     let r = s
         .app
         .client

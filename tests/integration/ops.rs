@@ -92,17 +92,7 @@ async fn metrics_after_traffic(app: TestApp) {
         401,
         "a tenant's SCIM token is no platform credential"
     );
-    let admin = app
-        .state
-        .db
-        .run(|c| {
-            muster::auth::admin_tokens::create(
-                c,
-                &format!("metrics-{}", uuid::Uuid::new_v4().simple()),
-            )
-        })
-        .await
-        .unwrap();
+    let admin = app.admin_token().await;
     let text = app
         .client
         .get(format!("{}/metrics", app.url))

@@ -82,6 +82,18 @@ impl TestApp {
         TestApp::start_with(backend, false, |_| {}).await
     }
 
+    /// A new platform admin token.
+    pub async fn admin_token(&self) -> String {
+        self.state
+            .db
+            .run(|c| {
+                let name = format!("ops-{}", uuid::Uuid::new_v4().simple());
+                muster::auth::admin_tokens::create(c, &name)
+            })
+            .await
+            .expect("admin token")
+    }
+
     /// Like [`TestApp::start`], with `tweak` applied to the configuration. With `own_database`
     /// the app gets a PostgreSQL database of its own: its background workers (the email
     /// outbox) then see no other test's rows.
