@@ -141,7 +141,8 @@ impl Server {
         let mut config = Config::new(addr.to_string(), url.clone(), database.clone(), pool_size)?;
         config.workers = workers;
         config.activity_log = activity_log;
-        config.secret_key = Some(muster::vault::Key::generate().encoded());
+        // One process seals with one key: every server of a benchmark run shares this one.
+        config.secret_key = Some(muster::vault::Key::derive("benchmark", "muster load").encoded());
         let state = tokio::task::spawn_blocking(move || AppState::open(config)).await??;
         let (handle, thread) = spawn_http(state.clone(), listener).await?;
         Ok(Server {
