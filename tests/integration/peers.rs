@@ -100,16 +100,21 @@ pub fn smtp() -> Smtp {
 
 /// Starts the plain SMTP peer; with `auth`, it requires AUTH with that user and password.
 pub fn smtp_with(auth: Option<(&str, &str)>) -> Smtp {
-    smtp_peer(auth, false)
+    smtp_peer(auth, false, &[])
+}
+
+/// Starts the plain SMTP peer refusing these recipients for good (550 at RCPT).
+pub fn smtp_rejecting(recipients: &[&str]) -> Smtp {
+    smtp_peer(None, false, recipients)
 }
 
 /// Starts the SMTP peer with STARTTLS (a self-signed certificate, see
 /// [`Smtp::certificate`]), required before AUTH (`auth`: user and password) and MAIL.
 pub fn smtp_tls(auth: Option<(&str, &str)>) -> Smtp {
-    smtp_peer(auth, true)
+    smtp_peer(auth, true, &[])
 }
 
-fn smtp_peer(auth: Option<(&str, &str)>, tls: bool) -> Smtp {
+fn smtp_peer(auth: Option<(&str, &str)>, tls: bool, reject: &[&str]) -> Smtp {
     let mut cmd = Command::new(root().join(".venv/bin/python"));
     cmd.arg("tests/peers/smtp.py").env("SMTP_PORT", "0");
     if let Some((user, password)) = auth {
@@ -117,6 +122,9 @@ fn smtp_peer(auth: Option<(&str, &str)>, tls: bool) -> Smtp {
     }
     if tls {
         cmd.env("SMTP_TLS", "1");
+    }
+    if !reject.is_empty() {
+        cmd.env("SMTP_REJECT", reject.join(","));
     }
     let peer = spawn(cmd);
     let (smtp_port, http_port) = (peer.ports[0], peer.ports[1]);

@@ -735,7 +735,7 @@ async fn outbox_body(app: &TestApp) -> (String, Option<String>, String, String) 
 }
 
 /// An email that cannot go out before its link expires is given up, and the link leaves the
-/// database with it.
+/// database with it; so does one the server refuses for good.
 async fn undelivered_emails_keep_no_live_links(backend: Backend) {
     // Nothing listens there: every attempt fails and is retried.
     let down = "smtp://127.0.0.1:9?tls=none".to_owned();
@@ -760,6 +760,23 @@ async fn undelivered_emails_keep_no_live_links(backend: Backend) {
     let (status, error, html, text) = outbox_body(&app).await;
     assert_eq!(status, "failed");
     assert!(error.unwrap_or_default().contains("expired"));
+    assert_eq!((html.as_str(), text.as_str()), ("", ""));
+    drop(app);
+
+    let smtp = peers::smtp_rejecting(&["gone@example.test"]);
+    let url = smtp.url.clone();
+    let Some(app) = TestApp::start_with(backend, true, move |c| c.smtp_url = Some(url)).await
+    else {
+        return;
+    };
+    let t = app.tenant_with_mode(Mode::Invite).await;
+    invite(&app, &t, "gone@example.test", invites::LIFETIME)
+        .await
+        .unwrap();
+    let (status, _, error) = tried(&app).await;
+    assert_eq!(status, "failed", "{error:?}");
+    assert!(error.unwrap_or_default().contains("550"));
+    let (_, _, html, text) = outbox_body(&app).await;
     assert_eq!((html.as_str(), text.as_str()), ("", ""));
 }
 

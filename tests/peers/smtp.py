@@ -17,11 +17,14 @@ Environment:
                  localhost and 127.0.0.1 made at start-up, and require it
                  before AUTH and MAIL. Unset: plain SMTP only (and AUTH
                  is allowed without TLS, on loopback).
+  SMTP_REJECT    comma-separated recipients refused for good at RCPT
+                 (550 5.1.1), as a server refuses an unknown mailbox.
 
 Both servers listen on 127.0.0.1. Prints `READY <smtp_port> <http_port>` on
 stdout once both are serving; logs go to stderr. Exits when stdin closes.
 
-Every message is accepted (250) for any sender and recipients.
+Every message is accepted (250) for any sender and recipients, but those in
+SMTP_REJECT.
 
 HTTP endpoints (JSON unless said otherwise):
   GET    /__health   200 "ok" (text/plain)
@@ -135,8 +138,9 @@ class Mailbox:
     """The SMTP side: an asyncio loop in its own thread, a listener that can be
     closed and opened again on the same port, and the accepted messages."""
 
-    def __init__(self, port, user, password, tls):
+    def __init__(self, port, user, password, tls, reject=()):
         self.port = port
+        self.reject = {r.strip().lower() for r in reject if r.strip()}
         self.messages = []
         self.lock = threading.Lock()
         self.server = None
@@ -158,6 +162,13 @@ class Mailbox:
         if not ok:
             log(f"AUTH {mechanism} refused for {session.peer}")
         return AuthResult(success=ok, handled=False)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.reject:
+            log(f"recipient {address} refused")
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         record = parse(envelope)
@@ -260,7 +271,8 @@ def api_handler(mailbox):
 def main():
     mailbox = Mailbox(int(os.environ.get("SMTP_PORT") or 0),
                       os.environ.get("SMTP_USER"), os.environ.get("SMTP_PASSWORD"),
-                      os.environ.get("SMTP_TLS") == "1")
+                      os.environ.get("SMTP_TLS") == "1",
+                      (os.environ.get("SMTP_REJECT") or "").split(","))
     mailbox.start()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), api_handler(mailbox))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
