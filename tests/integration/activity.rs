@@ -5,16 +5,6 @@
 use crate::util::TestApp;
 use serde_json::{json, Value};
 
-async fn admin_token(app: &TestApp) -> String {
-    app.state
-        .db
-        .run(|c| {
-            muster::auth::admin_tokens::create(c, &format!("ops-{}", uuid::Uuid::new_v4().simple()))
-        })
-        .await
-        .unwrap()
-}
-
 async fn log(app: &TestApp, admin: &str, tenant: &str, query: &str) -> Value {
     let r = app
         .client
@@ -45,7 +35,7 @@ async fn entries(app: &TestApp, admin: &str, tenant: &str, n: usize) -> Vec<Valu
 
 async fn okta_style_sync_is_in_the_log(app: TestApp) {
     let t = app.tenant().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     // What Okta does: look the user up, create them (with a password), deactivate them by
     // PATCH, push a group with members, then remove one; plus a duplicate and a bad token.
     let lookup = t
@@ -255,7 +245,7 @@ async fn okta_style_sync_is_in_the_log(app: TestApp) {
 
 async fn the_log_can_be_turned_off(app: TestApp) {
     let t = app.tenant().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     t.user("quiet@acme.test", json!({})).await;
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     assert_eq!(log(&app, &admin, &t.slug, "").await["items"], json!([]));
@@ -288,7 +278,7 @@ mod switched_off {
 /// them: past a few a minute they are counted, not kept.
 async fn anonymous_noise_is_capped(app: TestApp) {
     let t = app.tenant().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     for _ in 0..60 {
         let r = app
             .client

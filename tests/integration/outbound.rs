@@ -104,16 +104,6 @@ fn tells_nothing(answers: &[(u16, String)], url: &str) {
     }
 }
 
-async fn platform_token(app: &TestApp) -> String {
-    app.state
-        .db
-        .run(|c| {
-            muster::auth::admin_tokens::create(c, &format!("ops-{}", uuid::Uuid::new_v4().simple()))
-        })
-        .await
-        .unwrap()
-}
-
 async fn internal_addresses_are_out_of_reach(backend: Backend) {
     let Some(app) = TestApp::start_with(backend, false, |c| c.dev_loopback_idps = false).await
     else {
@@ -121,7 +111,7 @@ async fn internal_addresses_are_out_of_reach(backend: Backend) {
     };
     let (port, connections) = internal_service().await;
     let t = app.tenant().await;
-    let token = platform_token(&app).await;
+    let token = app.admin_token().await;
     for url in [
         format!("http://127.0.0.1:{port}/metadata"),
         format!("https://127.0.0.1:{port}/metadata"),
@@ -152,7 +142,7 @@ async fn answers_are_bounded_and_not_repeated(backend: Backend) {
     };
     let (port, connections) = internal_service().await;
     let t = app.tenant().await;
-    let token = platform_token(&app).await;
+    let token = app.admin_token().await;
     for path in ["status", "endless"] {
         let url = format!("http://127.0.0.1:{port}/{path}");
         let answers = point_at(&app, &token, &t.slug, &url).await;

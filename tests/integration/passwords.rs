@@ -9,17 +9,6 @@ use serde_json::{json, Value};
 
 const ADMIN_PASSWORD: &str = "the admin's own long passphrase";
 
-/// A platform admin token, for the admin API.
-async fn platform(app: &TestApp) -> String {
-    app.state
-        .db
-        .run(|c| {
-            muster::auth::admin_tokens::create(c, &format!("ops-{}", uuid::Uuid::new_v4().simple()))
-        })
-        .await
-        .unwrap()
-}
-
 async fn admin_api(
     app: &TestApp,
     token: &str,
@@ -150,7 +139,7 @@ async fn a_scim_credential_cannot_choose_an_admins_password(app: TestApp) {
     }
 
     // On, the admin is still out of reach; the admin's password and session are untouched.
-    let ops = platform(&app).await;
+    let ops = app.admin_token().await;
     let (status, tenant) = admin_api(
         &app,
         &ops,
@@ -178,7 +167,7 @@ async fn a_scim_credential_cannot_choose_an_admins_password(app: TestApp) {
 
 async fn scim_passwords_follow_the_policy_and_end_sessions(app: TestApp) {
     let t = app.tenant().await;
-    let ops = platform(&app).await;
+    let ops = app.admin_token().await;
     admin_api(
         &app,
         &ops,
